@@ -1,0 +1,157 @@
+import { type Layout, layoutPaths } from '../../domain/layout.js';
+import { OWNED_SUFFIXES } from '../../domain/paths.js';
+import type { HostShell, SiteFilesPort } from '../../domain/ports.js';
+import { CommandError } from '../../errors.js';
+
+/** Writes stdin to a temp file beside the target, keeps the old file's owner and mode, then renames. */
+const ATOMIC_WRITE = [
+  'set -e',
+  'tmp="$1.jf-failover-tmp"',
+  'cat > "$tmp"',
+  'if [ -e "$1" ]; then chown --reference="$1" "$tmp" 2>/dev/null || true; chmod --reference="$1" "$tmp"; fi',
+  'mv -f -- "$tmp" "$1"',
+].join('\n');
+
+/**
+ * File work on one site's host, through its shell (local or SSH), so the same code serves both. Paths are
+ * passed as arguments (positional parameters of fixed scripts), never spliced into a command string.
+ */
+export class SiteFiles implements SiteFilesPort {
+  constructor(private readonly shell: HostShell) {}
+
+  get label(): string {
+    return this.shell.label;
+  }
+
+  private async run(argv: string[], what: string, input?: string): Promise<string> {
+    const r = await this.shell.exec(argv, input === undefined ? {} : { input });
+    if (r.exitCode !== 0) {
+      throw new CommandError(
+        `${what} failed on ${this.shell.label} (exit ${r.exitCode}): ${r.stderr.trim() || r.stdout.trim()}`,
+        argv[0] ?? '',
+        r.exitCode,
+        r.stderr,
+      );
+    }
+    return r.stdout;
+  }
+
+  async reachable(): Promise<boolean> {
+    return (await this.unreachableReason()) === null;
+  }
+
+  /** Null when the host runs commands; else why not (connection refused, host key, auth, ...). */
+  async unreachableReason(): Promise<string | null> {
+    try {
+      const r = await this.shell.exec(['true'], { timeoutMs: 15_000 });
+      return r.exitCode === 0 ? null : `running a command failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return (await this.shell.exec(['test', '-e', path])).exitCode === 0;
+  }
+
+  async isDir(path: string): Promise<boolean> {
+    return (await this.shell.exec(['test', '-d', path])).exitCode === 0;
+  }
+
+  async hasCommand(name: string): Promise<boolean> {
+    return (await this.shell.exec(['sh', '-c', 'command -v "$1" >/dev/null', 'sh', name])).exitCode === 0;
+  }
+
+  /** The layout whose database file exists in `configDir`, or null. */
+  async detectLayout(configDir: string): Promise<Layout | null> {
+    for (const layout of ['linuxserver', 'official'] as const) {
+      if (await this.exists(`${configDir}/${layoutPaths(layout).database}`)) return layout;
+    }
+    return null;
+  }
+
+  /** Regular files under `dir`, not descending into the top-level dirs in `skipTopDirs`. */
+  async countFiles(dir: string, skipTopDirs: readonly string[]): Promise<number> {
+    const prune: string[] = [];
+    for (const d of skipTopDirs) prune.push(...(prune.length ? ['-o'] : []), '-path', `${dir}/${d}`);
+    const argv = prune.length
+      ? ['find', dir, '(', ...prune, ')', '-prune', '-o', '-type', 'f', '-printf', '.']
+      : ['find', dir, '-type', 'f', '-printf', '.'];
+    return (await this.run(argv, `counting files in ${dir}`)).length;
+  }
+
+  /** Bytes available to an unprivileged writer on the filesystem holding `path`. */
+  async freeBytes(path: string): Promise<number> {
+    const out = await this.run(['df', '-P', '-B1', path], `checking free space of ${path}`);
+    const line = out.trim().split('\n').at(-1) ?? '';
+    const available = Number(line.split(/\s+/)[3]);
+    if (!Number.isFinite(available)) throw new Error(`cannot read df output for ${path}: ${out}`);
+    return available;
+  }
+
+  async mkdir(path: string): Promise<void> {
+    await this.run(['mkdir', '-p', '--', path], `creating ${path}`);
+  }
+
+  /** Removes a tree the service owns (staging, snapshot, discard). Refuses any other path. */
+  async removeOwnedTree(path: string): Promise<void> {
+    if (!OWNED_SUFFIXES.some((s) => path.endsWith(s)) || !path.startsWith('/')) {
+      throw new Error(`refusing to remove ${path}: not a tree owned by jellyfin-failover`);
+    }
+    await this.run(['rm', '-rf', '--one-file-system', '--', path], `removing ${path}`);
+  }
+
+  /** Renames a tree; fails if the target exists, so nothing is ever overwritten by a move. */
+  async rename(from: string, to: string): Promise<void> {
+    await this.run(
+      [
+        'sh',
+        '-c',
+        'if [ -e "$2" ]; then echo "$2 already exists" >&2; exit 17; fi; mv -T -- "$1" "$2"',
+        'sh',
+        from,
+        to,
+      ],
+      `moving ${from} to ${to}`,
+    );
+  }
+
+  async readText(path: string): Promise<string | null> {
+    const r = await this.shell.exec(['cat', '--', path]);
+    return r.exitCode === 0 ? r.stdout : null;
+  }
+
+  /** Replaces the file by rename (never in place, so a hard-linked copy elsewhere keeps its content). */
+  async writeTextAtomic(path: string, text: string): Promise<void> {
+    await this.run(['sh', '-c', ATOMIC_WRITE, 'sh', path], `writing ${path}`, text);
+  }
+
+  /** `PRAGMA quick_check` through the host's sqlite3: 'ok', the problem text, or null without sqlite3. */
+  async quickCheck(database: string): Promise<string | null> {
+    if (!(await this.hasCommand('sqlite3'))) return null;
+    const r = await this.shell.exec(['sqlite3', database, 'PRAGMA quick_check;']);
+    if (r.exitCode !== 0) return (r.stderr || r.stdout).trim() || `sqlite3 exit ${r.exitCode}`;
+    return r.stdout.trim();
+  }
+
+  /**
+   * What users did, as the database says: watch progress, play counts, last played, users. Jellyfin's own
+   * housekeeping at start does not change it, users watching on the standby do. Null without sqlite3 or
+   * when the tables are not there.
+   */
+  async userDataFingerprint(database: string): Promise<string | null> {
+    if (!(await this.hasCommand('sqlite3'))) return null;
+    const query = [
+      "SELECT 'userdata', count(*), coalesce(max(LastPlayedDate),''), total(PlaybackPositionTicks), total(PlayCount) FROM UserData;",
+      "SELECT 'users', count(*) FROM Users;",
+    ].join(' ');
+    const r = await this.shell.exec(['sqlite3', '-readonly', database, query]);
+    if (r.exitCode !== 0) return null;
+    return r.stdout.trim().replace(/\n/g, ';');
+  }
+
+  /** Device and inode of a file, to prove hard links. */
+  async linkCount(path: string): Promise<number> {
+    return Number((await this.run(['stat', '-c', '%h', '--', path], `stat ${path}`)).trim());
+  }
+}

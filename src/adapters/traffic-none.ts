@@ -1,0 +1,12 @@
+import type { SiteName } from '../config/schema.js';
+import type { TrafficSwitch } from '../domain/ports.js';
+import type { Logger } from '../log.js';
+
+/** SWAG_CONTAINER empty: the service does not route traffic; users follow by other means (DNS, bookmarks). */
+export class NoTrafficSwitch implements TrafficSwitch {
+  constructor(private readonly logger: Logger) {}
+
+  async switchTo(primary: SiteName, standby: SiteName): Promise<void> {
+    this.logger.info({ primary, standby }, 'SWAG_CONTAINER is empty: traffic switching skipped');
+  }
+}

@@ -1,0 +1,288 @@
+import { z } from 'zod';
+import { LAYOUTS, type Layout } from '../domain/layout.js';
+
+/**
+ * The environment contract of SPEC section 2. Each variable is parsed into a typed field; every message says
+ * what a valid value looks like, since the loader prints it next to the variable's name.
+ */
+
+const SITE_NAMES = ['master', 'slave'] as const;
+export type SiteName = (typeof SITE_NAMES)[number];
+export const SITES: readonly SiteName[] = SITE_NAMES;
+
+/** Variables that hold secrets: accepted as `NAME_FILE` too, never logged. */
+export const SECRET_VARIABLES = ['MQTT_PASSWORD'] as const;
+
+const boolText = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), {
+    message: 'must be true or false',
+  })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+function seconds(defaultValue: number, min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .default(String(defaultValue))
+    .refine((v) => /^\d+(\.\d+)?$/.test(v), { message: `must be a number of seconds, e.g. ${defaultValue}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `must be between ${min} and ${max}` });
+}
+
+function integer(defaultValue: number, min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .default(String(defaultValue))
+    .refine((v) => /^\d+$/.test(v), { message: `must be a whole number, e.g. ${defaultValue}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `must be between ${min} and ${max}` });
+}
+
+/** `user@host[:port]`, or empty for "this host". */
+export interface SshTarget {
+  user: string;
+  host: string;
+  port: number;
+}
+
+const sshTarget = z
+  .string()
+  .trim()
+  .default('')
+  .transform((v, ctx): SshTarget | null => {
+    if (v === '') return null;
+    // user@host, user@host:port, user@[v6]:port
+    const m = /^([a-z_][a-z0-9_.-]*)@(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(v);
+    if (!m?.[1] || !m[2]) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be user@host or user@host:port (e.g. root@192.168.1.20:22), or empty for this host',
+      });
+      return z.NEVER;
+    }
+    const port = m[3] ? Number(m[3]) : 22;
+    if (port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'port must be between 1 and 65535' });
+      return z.NEVER;
+    }
+    return { user: m[1], host: m[2].replace(/^\[|\]$/g, ''), port };
+  });
+
+export type DockerEndpoint =
+  | { kind: 'socket'; path: string }
+  | { kind: 'ssh' }
+  | { kind: 'tcp'; host: string; port: number };
+
+const dockerEndpoint = z
+  .string()
+  .trim()
+  .default('')
+  .transform((v, ctx): DockerEndpoint | null => {
+    if (v === '') return null; // decided later from whether the site is remote
+    if (v === 'ssh') return { kind: 'ssh' };
+    if (v.startsWith('unix://')) {
+      const path = v.slice('unix://'.length);
+      if (path.startsWith('/')) return { kind: 'socket', path };
+    }
+    const tcp = /^tcp:\/\/([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(v);
+    if (tcp?.[1] && tcp[2])
+      return { kind: 'tcp', host: tcp[1].replace(/^\[|\]$/g, ''), port: Number(tcp[2]) };
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be unix:///var/run/docker.sock, ssh, or tcp://host:port',
+    });
+    return z.NEVER;
+  });
+
+const containerName = z
+  .string()
+  .trim()
+  .default('jellyfin')
+  .refine((v) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v), {
+    message: 'must be a Docker container name (letters, digits, _ . -)',
+  });
+
+const absolutePath = (what: string) =>
+  z
+    .string({ error: (iss) => (iss.input === undefined ? `is required: ${what}` : undefined) })
+    .trim()
+    .min(1, { message: `is required: ${what}` })
+    .refine((v) => v.startsWith('/'), { message: 'must be an absolute path (starting with /)' })
+    .transform((v) => (v.length > 1 ? v.replace(/\/+$/, '') : v));
+
+const httpUrl = (example: string) =>
+  z
+    .string({ error: (iss) => (iss.input === undefined ? `is required, e.g. ${example}` : undefined) })
+    .trim()
+    .min(1, { message: `is required, e.g. ${example}` })
+    .refine(
+      (v) => {
+        try {
+          const u = new URL(v);
+          return u.protocol === 'http:' || u.protocol === 'https:';
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be an http(s) URL, e.g. ${example}` },
+    )
+    .transform((v) => v.replace(/\/+$/, ''));
+
+const optionalFile = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined))
+  .refine((v) => v === undefined || v.startsWith('/') || v.startsWith('.'), {
+    message: 'must be a file path',
+  });
+
+export const DEFAULT_BANNER =
+  'This is the standby Jellyfin server. Anything you watch or change here may be lost when the main server comes back.';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const envSchema = z
+  .object({
+    MQTT_URL: z
+      .string()
+      .trim()
+      .default('mqtt://localhost:1883')
+      .refine((v) => /^(mqtts?|wss?):\/\/[^\s/]+/.test(v), {
+        message: 'must be mqtt://host:port or mqtts://host:port (e.g. mqtt://192.168.1.5:1883)',
+      }),
+    MQTT_USERNAME: z.string().optional(),
+    MQTT_PASSWORD: z.string().optional(),
+    MQTT_CA_FILE: optionalFile,
+    MQTT_BASE_TOPIC: z
+      .string()
+      .trim()
+      .default('jellyfin-failover')
+      .refine((v) => v.length > 0 && !/[#+]/.test(v) && !v.startsWith('/') && !v.endsWith('/'), {
+        message: 'must be an MQTT topic without wildcards (# +) or leading/trailing /',
+      }),
+    HA_DISCOVERY_PREFIX: z
+      .string()
+      .trim()
+      .default('homeassistant')
+      .refine((v) => v.length > 0 && !/[#+]/.test(v), { message: 'must be an MQTT topic without wildcards' }),
+    FAILOVER_ID: z
+      .string()
+      .trim()
+      .default('jellyfin')
+      .refine((v) => /^[a-z0-9_]+$/.test(v), {
+        message: 'may only contain lowercase letters, digits and _ (e.g. jellyfin)',
+      }),
+    MASTER_SSH: sshTarget,
+    SLAVE_SSH: sshTarget,
+    MASTER_DOCKER: dockerEndpoint,
+    SLAVE_DOCKER: dockerEndpoint,
+    MASTER_CONTAINER: containerName,
+    SLAVE_CONTAINER: containerName,
+    MASTER_CONFIG_DIR: absolutePath("master's host path mounted as Jellyfin's /config"),
+    SLAVE_CONFIG_DIR: absolutePath("slave's host path mounted as Jellyfin's /config"),
+    MASTER_URL: httpUrl('http://192.168.1.10:8096'),
+    SLAVE_URL: httpUrl('http://192.168.1.11:8096'),
+    JELLYFIN_LAYOUT: z
+      .string()
+      .trim()
+      .default('auto')
+      .refine((v) => v === 'auto' || (LAYOUTS as readonly string[]).includes(v), {
+        message: 'must be auto, linuxserver or official',
+      })
+      .transform((v) => v as Layout | 'auto'),
+    SSH_KEY_FILE: optionalFile,
+    SSH_KNOWN_HOSTS_FILE: optionalFile,
+    SYNC_EXCLUDES: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      )
+      .refine((list) => list.every((p) => !p.includes('\n')), { message: 'must not contain newlines' }),
+    SYNC_PRECOPY: boolText.default(true),
+    STOP_TIMEOUT_S: seconds(60, 1, 3600),
+    START_TIMEOUT_S: seconds(300, 5, 7200),
+    SWAG_CONTAINER: z
+      .string()
+      .trim()
+      .default('')
+      .refine((v) => v === '' || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v), {
+        message: 'must be a Docker container name, or empty to disable SWAG switching',
+      }),
+    SWAG_SITE: z.enum(SITE_NAMES, { error: 'must be master or slave' }).default('master'),
+    SWAG_UPSTREAM_FILE: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v ? v : undefined)),
+    SLAVE_BANNER: z.string().optional(),
+    HEALTH_INTERVAL_S: seconds(10, 1, 3600),
+    HEALTH_FAILURES: integer(3, 1, 100),
+    STATE_DIR: z.string().trim().default('./data'),
+    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    const anyRemote = env.MASTER_SSH !== null || env.SLAVE_SSH !== null;
+    if (anyRemote && !env.SSH_KEY_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SSH_KEY_FILE'],
+        message:
+          'is required because MASTER_SSH or SLAVE_SSH names a remote host: set it to a dedicated private key',
+      });
+    }
+    if (anyRemote && !env.SSH_KNOWN_HOSTS_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SSH_KNOWN_HOSTS_FILE'],
+        message:
+          'is required because a site is remote: create it with `ssh-keyscan -p PORT HOST > known_hosts` and check the fingerprints',
+      });
+    }
+    for (const site of SITE_NAMES) {
+      const prefix = site.toUpperCase();
+      const docker = site === 'master' ? env.MASTER_DOCKER : env.SLAVE_DOCKER;
+      const ssh = site === 'master' ? env.MASTER_SSH : env.SLAVE_SSH;
+      if (docker?.kind === 'ssh' && ssh === null) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [`${prefix}_DOCKER`],
+          message: `is ssh but ${prefix}_SSH is empty: set ${prefix}_SSH, or use unix:///var/run/docker.sock`,
+        });
+      }
+    }
+    if (env.SWAG_CONTAINER !== '' && !env.SWAG_UPSTREAM_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SWAG_UPSTREAM_FILE'],
+        message:
+          'is required when SWAG_CONTAINER is set: the host path of the nginx include the service owns, e.g. /mnt/user/appdata/swag/nginx/jellyfin-failover-upstream.conf',
+      });
+    }
+    if (env.SWAG_UPSTREAM_FILE && !env.SWAG_UPSTREAM_FILE.startsWith('/')) {
+      ctx.addIssue({ code: 'custom', path: ['SWAG_UPSTREAM_FILE'], message: 'must be an absolute path' });
+    }
+    if (
+      env.MASTER_SSH === null &&
+      env.SLAVE_SSH === null &&
+      env.MASTER_CONFIG_DIR !== undefined &&
+      env.MASTER_CONFIG_DIR === env.SLAVE_CONFIG_DIR
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLAVE_CONFIG_DIR'],
+        message:
+          'is the same directory as MASTER_CONFIG_DIR on the same host: each site needs its own config dir',
+      });
+    }
+  });
+
+export type Env = z.output<typeof envSchema>;
