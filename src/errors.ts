@@ -15,7 +15,7 @@ export class ConfigError extends Error {
     super(
       `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems
         .map((p) => `  ${p.variable} ${p.message}`)
-        .join('\n')}`,
+        .join('\n')}\nNothing was changed. Fix these in .env (or the environment) and run again.`,
     );
   }
 }

@@ -9,6 +9,7 @@ import { FileStateStore } from './adapters/files/state-store.js';
 import { createShell } from './adapters/host/index.js';
 import { JellyfinHttp } from './adapters/jellyfin/http.js';
 import { RsyncCopier } from './adapters/rsync.js';
+import { createSwagTrafficSwitch } from './adapters/swag/index.js';
 import { NoTrafficSwitch } from './adapters/traffic-none.js';
 import type { Config } from './config/load.js';
 import type { SiteName } from './config/schema.js';
@@ -86,7 +87,16 @@ export function createRuntime(config: Config, logger: Logger, overrides: Runtime
     },
     config.ssh,
   );
-  const traffic = overrides.traffic ?? new NoTrafficSwitch(logger.child({ module: 'traffic' }));
+  const traffic =
+    overrides.traffic ??
+    (config.swag
+      ? createSwagTrafficSwitch(
+          config,
+          config.swag,
+          shells[config.swag.site],
+          logger.child({ module: 'swag' }),
+        )
+      : new NoTrafficSwitch(logger.child({ module: 'traffic' })));
   const engine = new Engine({
     sites,
     store,

@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import type { z } from 'zod';
 import type { Layout } from '../domain/layout.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import {
+  crossCheck,
   DEFAULT_BANNER,
   type DockerEndpoint,
   type Env,
+  type EnvFields,
   envSchema,
   SECRET_VARIABLES,
   type SiteName,
@@ -35,7 +38,8 @@ export interface Config {
   sync: { excludes: string[]; precopy: boolean };
   stopTimeoutS: number;
   startTimeoutS: number;
-  swag: { container: string; site: SiteName; upstreamFile: string } | null;
+  /** `checkUrl`: Jellyfin's base URL through SWAG, requested after each switch to see which backend answers. */
+  swag: { container: string; site: SiteName; upstreamFile: string; checkUrl: string } | null;
   /** Empty string: no banner. */
   slaveBanner: string;
   health: { intervalS: number; failures: number };
@@ -105,6 +109,13 @@ export function loadConfig(options: LoadOptions): Config {
     for (const issue of parsed.error.issues) {
       problems.push({ variable: String(issue.path[0] ?? '(config)'), message: issue.message });
     }
+    // zod skips the cross-variable rules when a field failed: run them on the fields that did parse.
+    const partial: Record<string, unknown> = {};
+    for (const [name, field] of Object.entries(envSchema.shape)) {
+      const one = (field as z.ZodType).safeParse(raw[name]);
+      if (one.success) partial[name] = one.data;
+    }
+    crossCheck(partial as Partial<EnvFields>, (variable, message) => problems.push({ variable, message }));
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
   const env = parsed.data;
@@ -160,8 +171,13 @@ export function loadConfig(options: LoadOptions): Config {
     stopTimeoutS: env.STOP_TIMEOUT_S,
     startTimeoutS: env.START_TIMEOUT_S,
     swag:
-      env.SWAG_CONTAINER !== '' && env.SWAG_UPSTREAM_FILE
-        ? { container: env.SWAG_CONTAINER, site: env.SWAG_SITE, upstreamFile: env.SWAG_UPSTREAM_FILE }
+      env.SWAG_CONTAINER !== '' && env.SWAG_UPSTREAM_FILE && env.SWAG_CHECK_URL
+        ? {
+            container: env.SWAG_CONTAINER,
+            site: env.SWAG_SITE,
+            upstreamFile: env.SWAG_UPSTREAM_FILE,
+            checkUrl: env.SWAG_CHECK_URL,
+          }
         : null,
     slaveBanner: env.SLAVE_BANNER ?? DEFAULT_BANNER,
     health: { intervalS: env.HEALTH_INTERVAL_S, failures: env.HEALTH_FAILURES },

@@ -146,143 +146,171 @@ export const DEFAULT_BANNER =
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const envSchema = z
-  .object({
-    MQTT_URL: z
-      .string()
-      .trim()
-      .default('mqtt://localhost:1883')
-      .refine((v) => /^(mqtts?|wss?):\/\/[^\s/]+/.test(v), {
-        message: 'must be mqtt://host:port or mqtts://host:port (e.g. mqtt://192.168.1.5:1883)',
-      }),
-    MQTT_USERNAME: z.string().optional(),
-    MQTT_PASSWORD: z.string().optional(),
-    MQTT_CA_FILE: optionalFile,
-    MQTT_BASE_TOPIC: z
-      .string()
-      .trim()
-      .default('jellyfin-failover')
-      .refine((v) => v.length > 0 && !/[#+]/.test(v) && !v.startsWith('/') && !v.endsWith('/'), {
-        message: 'must be an MQTT topic without wildcards (# +) or leading/trailing /',
-      }),
-    HA_DISCOVERY_PREFIX: z
-      .string()
-      .trim()
-      .default('homeassistant')
-      .refine((v) => v.length > 0 && !/[#+]/.test(v), { message: 'must be an MQTT topic without wildcards' }),
-    FAILOVER_ID: z
-      .string()
-      .trim()
-      .default('jellyfin')
-      .refine((v) => /^[a-z0-9_]+$/.test(v), {
-        message: 'may only contain lowercase letters, digits and _ (e.g. jellyfin)',
-      }),
-    MASTER_SSH: sshTarget,
-    SLAVE_SSH: sshTarget,
-    MASTER_DOCKER: dockerEndpoint,
-    SLAVE_DOCKER: dockerEndpoint,
-    MASTER_CONTAINER: containerName,
-    SLAVE_CONTAINER: containerName,
-    MASTER_CONFIG_DIR: absolutePath("master's host path mounted as Jellyfin's /config"),
-    SLAVE_CONFIG_DIR: absolutePath("slave's host path mounted as Jellyfin's /config"),
-    MASTER_URL: httpUrl('http://192.168.1.10:8096'),
-    SLAVE_URL: httpUrl('http://192.168.1.11:8096'),
-    JELLYFIN_LAYOUT: z
-      .string()
-      .trim()
-      .default('auto')
-      .refine((v) => v === 'auto' || (LAYOUTS as readonly string[]).includes(v), {
-        message: 'must be auto, linuxserver or official',
-      })
-      .transform((v) => v as Layout | 'auto'),
-    SSH_KEY_FILE: optionalFile,
-    SSH_KNOWN_HOSTS_FILE: optionalFile,
-    SYNC_EXCLUDES: z
-      .string()
-      .default('')
-      .transform((v) =>
-        v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s.length > 0),
-      )
-      .refine((list) => list.every((p) => !p.includes('\n')), { message: 'must not contain newlines' }),
-    SYNC_PRECOPY: boolText.default(true),
-    STOP_TIMEOUT_S: seconds(60, 1, 3600),
-    START_TIMEOUT_S: seconds(300, 5, 7200),
-    SWAG_CONTAINER: z
-      .string()
-      .trim()
-      .default('')
-      .refine((v) => v === '' || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v), {
-        message: 'must be a Docker container name, or empty to disable SWAG switching',
-      }),
-    SWAG_SITE: z.enum(SITE_NAMES, { error: 'must be master or slave' }).default('master'),
-    SWAG_UPSTREAM_FILE: z
-      .string()
-      .trim()
-      .optional()
-      .transform((v) => (v ? v : undefined)),
-    SLAVE_BANNER: z.string().optional(),
-    HEALTH_INTERVAL_S: seconds(10, 1, 3600),
-    HEALTH_FAILURES: integer(3, 1, 100),
-    STATE_DIR: z.string().trim().default('./data'),
-    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
-  })
-  .superRefine((env, ctx) => {
-    const anyRemote = env.MASTER_SSH !== null || env.SLAVE_SSH !== null;
-    if (anyRemote && !env.SSH_KEY_FILE) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SSH_KEY_FILE'],
-        message:
-          'is required because MASTER_SSH or SLAVE_SSH names a remote host: set it to a dedicated private key',
-      });
+const envFields = z.object({
+  MQTT_URL: z
+    .string()
+    .trim()
+    .default('mqtt://localhost:1883')
+    .refine((v) => /^(mqtts?|wss?):\/\/[^\s/]+/.test(v), {
+      message: 'must be mqtt://host:port or mqtts://host:port (e.g. mqtt://192.168.1.5:1883)',
+    }),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  MQTT_CA_FILE: optionalFile,
+  MQTT_BASE_TOPIC: z
+    .string()
+    .trim()
+    .default('jellyfin-failover')
+    .refine((v) => v.length > 0 && !/[#+]/.test(v) && !v.startsWith('/') && !v.endsWith('/'), {
+      message: 'must be an MQTT topic without wildcards (# +) or leading/trailing /',
+    }),
+  HA_DISCOVERY_PREFIX: z
+    .string()
+    .trim()
+    .default('homeassistant')
+    .refine((v) => v.length > 0 && !/[#+]/.test(v), { message: 'must be an MQTT topic without wildcards' }),
+  FAILOVER_ID: z
+    .string()
+    .trim()
+    .default('jellyfin')
+    // Home Assistant derives entity ids from it: no leading, trailing or doubled _ (SPEC says [a-z0-9_]).
+    .refine((v) => /^[a-z0-9]+(?:_[a-z0-9]+)*$/.test(v) && v.length <= 64, {
+      message:
+        'may only contain lowercase letters and digits, with single _ between them, at most 64 (e.g. jellyfin)',
+    }),
+  MASTER_SSH: sshTarget,
+  SLAVE_SSH: sshTarget,
+  MASTER_DOCKER: dockerEndpoint,
+  SLAVE_DOCKER: dockerEndpoint,
+  MASTER_CONTAINER: containerName,
+  SLAVE_CONTAINER: containerName,
+  MASTER_CONFIG_DIR: absolutePath("master's host path mounted as Jellyfin's /config"),
+  SLAVE_CONFIG_DIR: absolutePath("slave's host path mounted as Jellyfin's /config"),
+  MASTER_URL: httpUrl('http://192.168.1.10:8096'),
+  SLAVE_URL: httpUrl('http://192.168.1.11:8096'),
+  JELLYFIN_LAYOUT: z
+    .string()
+    .trim()
+    .default('auto')
+    .refine((v) => v === 'auto' || (LAYOUTS as readonly string[]).includes(v), {
+      message: 'must be auto, linuxserver or official',
+    })
+    .transform((v) => v as Layout | 'auto'),
+  SSH_KEY_FILE: optionalFile,
+  SSH_KNOWN_HOSTS_FILE: optionalFile,
+  SYNC_EXCLUDES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .refine((list) => list.every((p) => !p.includes('\n')), { message: 'must not contain newlines' }),
+  SYNC_PRECOPY: boolText.default(true),
+  STOP_TIMEOUT_S: seconds(60, 1, 3600),
+  START_TIMEOUT_S: seconds(300, 5, 7200),
+  SWAG_CONTAINER: z
+    .string()
+    .trim()
+    .default('')
+    .refine((v) => v === '' || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v), {
+      message: 'must be a Docker container name, or empty to disable SWAG switching',
+    }),
+  SWAG_SITE: z.enum(SITE_NAMES, { error: 'must be master or slave' }).default('master'),
+  SWAG_UPSTREAM_FILE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
+  SWAG_CHECK_URL: z
+    .string()
+    .trim()
+    .optional()
+    // Checked in crossCheck, so that a bad value is not also reported as missing.
+    .transform((v) => (v ? v.replace(/\/+$/, '') : undefined)),
+  SLAVE_BANNER: z.string().optional(),
+  HEALTH_INTERVAL_S: seconds(10, 1, 3600),
+  HEALTH_FAILURES: integer(3, 1, 100),
+  STATE_DIR: z.string().trim().default('./data'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export type EnvFields = z.output<typeof envFields>;
+
+/**
+ * Rules between variables. Runs on whatever parsed, so a bad value elsewhere does not hide these problems
+ * (every problem is reported at once).
+ */
+function isHttpBaseUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
+}
+
+export function crossCheck(env: Partial<EnvFields>, add: (variable: string, message: string) => void): void {
+  // A variable that failed to parse is undefined here: checks that need it are skipped.
+  const anyRemote = env.MASTER_SSH != null || env.SLAVE_SSH != null;
+  if (anyRemote && !env.SSH_KEY_FILE) {
+    add(
+      'SSH_KEY_FILE',
+      'is required because MASTER_SSH or SLAVE_SSH names a remote host: set it to a dedicated private key',
+    );
+  }
+  if (anyRemote && !env.SSH_KNOWN_HOSTS_FILE) {
+    add(
+      'SSH_KNOWN_HOSTS_FILE',
+      'is required because a site is remote: create it with `ssh-keyscan -p PORT HOST > known_hosts` and check the fingerprints',
+    );
+  }
+  for (const site of SITE_NAMES) {
+    const prefix = site.toUpperCase();
+    const docker = site === 'master' ? env.MASTER_DOCKER : env.SLAVE_DOCKER;
+    const ssh = site === 'master' ? env.MASTER_SSH : env.SLAVE_SSH;
+    if (docker?.kind === 'ssh' && ssh === null) {
+      add(
+        `${prefix}_DOCKER`,
+        `is ssh but ${prefix}_SSH is empty: set ${prefix}_SSH, or use unix:///var/run/docker.sock`,
+      );
     }
-    if (anyRemote && !env.SSH_KNOWN_HOSTS_FILE) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SSH_KNOWN_HOSTS_FILE'],
-        message:
-          'is required because a site is remote: create it with `ssh-keyscan -p PORT HOST > known_hosts` and check the fingerprints',
-      });
-    }
-    for (const site of SITE_NAMES) {
-      const prefix = site.toUpperCase();
-      const docker = site === 'master' ? env.MASTER_DOCKER : env.SLAVE_DOCKER;
-      const ssh = site === 'master' ? env.MASTER_SSH : env.SLAVE_SSH;
-      if (docker?.kind === 'ssh' && ssh === null) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [`${prefix}_DOCKER`],
-          message: `is ssh but ${prefix}_SSH is empty: set ${prefix}_SSH, or use unix:///var/run/docker.sock`,
-        });
-      }
-    }
-    if (env.SWAG_CONTAINER !== '' && !env.SWAG_UPSTREAM_FILE) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SWAG_UPSTREAM_FILE'],
-        message:
-          'is required when SWAG_CONTAINER is set: the host path of the nginx include the service owns, e.g. /mnt/user/appdata/swag/nginx/jellyfin-failover-upstream.conf',
-      });
-    }
-    if (env.SWAG_UPSTREAM_FILE && !env.SWAG_UPSTREAM_FILE.startsWith('/')) {
-      ctx.addIssue({ code: 'custom', path: ['SWAG_UPSTREAM_FILE'], message: 'must be an absolute path' });
-    }
-    if (
-      env.MASTER_SSH === null &&
-      env.SLAVE_SSH === null &&
-      env.MASTER_CONFIG_DIR !== undefined &&
-      env.MASTER_CONFIG_DIR === env.SLAVE_CONFIG_DIR
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLAVE_CONFIG_DIR'],
-        message:
-          'is the same directory as MASTER_CONFIG_DIR on the same host: each site needs its own config dir',
-      });
-    }
-  });
+  }
+  if (env.SWAG_CONTAINER && !env.SWAG_UPSTREAM_FILE) {
+    add(
+      'SWAG_UPSTREAM_FILE',
+      'is required when SWAG_CONTAINER is set: the host path of the nginx include the service owns, e.g. /mnt/user/appdata/swag/nginx/jellyfin-failover-upstream.conf',
+    );
+  }
+  if (env.SWAG_CHECK_URL && !isHttpBaseUrl(env.SWAG_CHECK_URL)) {
+    add('SWAG_CHECK_URL', 'must be an http(s) base URL without query, e.g. https://jellyfin.example.com');
+  }
+  if (env.SWAG_CONTAINER && !env.SWAG_CHECK_URL) {
+    add(
+      'SWAG_CHECK_URL',
+      "is required when SWAG_CONTAINER is set: Jellyfin's URL through SWAG as this service reaches it, e.g. https://jellyfin.example.com (after each switch the service requests /System/Info/Public there to see which backend answers)",
+    );
+  }
+  if (env.SWAG_UPSTREAM_FILE && !env.SWAG_UPSTREAM_FILE.startsWith('/')) {
+    add('SWAG_UPSTREAM_FILE', 'must be an absolute path');
+  }
+  if (
+    env.MASTER_SSH === null &&
+    env.SLAVE_SSH === null &&
+    env.MASTER_CONFIG_DIR !== undefined &&
+    env.MASTER_CONFIG_DIR === env.SLAVE_CONFIG_DIR
+  ) {
+    add(
+      'SLAVE_CONFIG_DIR',
+      'is the same directory as MASTER_CONFIG_DIR on the same host: each site needs its own config dir',
+    );
+  }
+}
+
+export const envSchema = envFields.superRefine((env, ctx) =>
+  crossCheck(env, (variable, message) => ctx.addIssue({ code: 'custom', path: [variable], message })),
+);
 
 export type Env = z.output<typeof envSchema>;

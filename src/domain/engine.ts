@@ -190,7 +190,12 @@ export class Engine {
     }
     const lock = await this.deps.store.lock(kind);
     try {
-      await this.recoverLocked(lock.staleOwner);
+      if ((await this.recoverLocked(lock.staleOwner)) === 'rollback_failed') {
+        throw new RefusedError(
+          `an interrupted operation could not be rolled back completely (see the log); ${kind} was not started. Make the site it names reachable, then retry.`,
+          'recovery_failed',
+        );
+      }
       const before = await this.deps.store.load();
       const { plan, from, to } = prepare(before);
       const journal: Journal = {
@@ -293,7 +298,8 @@ export class Engine {
     }
     run.plan.rolledBack?.(run, error);
     await this.deps.store.save(state);
-    await this.deps.store.clearJournal();
+    // Undos that failed (a site unreachable) stay in the journal: recovery retries them (all are idempotent).
+    if (failures.length === 0) await this.deps.store.clearJournal();
     if (failures.length === 0) {
       this.deps.observer.event(
         makeEvent('rolled_back', `${run.plan.kind} was rolled back after ${step} failed`, {
@@ -408,7 +414,7 @@ export class Engine {
       }
       await this.deps.store.save(state);
     }
-    await this.deps.store.clearJournal();
+    if (outcome !== 'rollback_failed') await this.deps.store.clearJournal();
     this.deps.observer.event(
       makeEvent(
         'recovered_after_crash',

@@ -29,6 +29,8 @@ export interface TwoSitesOptions {
   emptySlave?: boolean;
   /** Mount point to use as slave's parent dir (e.g. a small tmpfs for the disk-full test). */
   slaveParent?: string;
+  /** Name of slave's config dir inside its parent (default `config`), e.g. one with spaces and shell syntax. */
+  slaveDirName?: string;
   extraEnv?: Record<string, string>;
 }
 
@@ -62,7 +64,7 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
   const slaveParent = options.slaveParent ?? join(base, 'slave');
   const dirs = {
     master: join(base, 'master', 'config'),
-    slave: join(slaveParent, 'config'),
+    slave: join(slaveParent, options.slaveDirName ?? 'config'),
     state: join(base, 'state'),
   };
   await mkdir(dirs.master, { recursive: true });

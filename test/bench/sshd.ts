@@ -19,8 +19,8 @@ export interface SshdHandle {
   /** Loopback address sshd listens on, `127.0.0.x`. */
   readonly address: string;
   readonly port: number;
-  readonly user: 'root';
-  /** Private key authorized for `root` (no passphrase). */
+  readonly user: typeof BENCH_USER;
+  /** Private key authorized for the bench user (no passphrase). */
   readonly clientKeyFile: string;
   /** known_hosts pinning this server's host key for `[address]:port` (and `address` when port is 22). */
   readonly knownHostsFile: string;
@@ -28,7 +28,7 @@ export interface SshdHandle {
   readonly hostPublicKey: string;
   /** `SHA256:...` fingerprint of the host key, as `ssh-keygen -l` prints it. */
   readonly hostKeyFingerprint: string;
-  /** `root@127.0.0.x:port`, the SPEC `MASTER_SSH`/`SLAVE_SSH` format. */
+  /** `jfbench@127.0.0.x:port`, the SPEC `MASTER_SSH`/`SLAVE_SSH` format. */
   readonly sshTarget: string;
   /** Directory holding keys, config and logs; removed by `stop()`. */
   readonly dir: string;
@@ -120,7 +120,7 @@ function sshdConfig(dir: string, address: string, port: number): string {
     `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'AllowUsers root',
+    `AllowUsers ${BENCH_USER}`,
     'PermitRootLogin prohibit-password',
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
@@ -216,7 +216,7 @@ function readBanner(address: string, port: number): Promise<string> {
 }
 
 class BenchSshd implements SshdHandle {
-  readonly user = 'root' as const;
+  readonly user = BENCH_USER;
   readonly sshTarget: string;
   private process: ResultPromise | undefined;
   private exited: Promise<unknown> = Promise.resolve();
@@ -232,7 +232,7 @@ class BenchSshd implements SshdHandle {
     readonly hostPublicKey: string,
     readonly hostKeyFingerprint: string,
   ) {
-    this.sshTarget = `root@${address}:${port}`;
+    this.sshTarget = `${BENCH_USER}@${address}:${port}`;
   }
 
   sshArgs(overrides: { identityFile?: string; knownHostsFile?: string } = {}): string[] {
@@ -348,8 +348,40 @@ class BenchSshd implements SshdHandle {
   }
 }
 
+/**
+ * The login the bench's sshd accepts: uid 0 (it drives Docker and writes root-owned trees, as root does on a
+ * typical Unraid host) but with /bin/sh as its shell. Root's own shell on this machine is bash, whose .bashrc
+ * (pyenv) costs 1-2 s per SSH command and would dominate every test's time.
+ */
+export const BENCH_USER = 'jfbench';
+
+let benchUserReady: Promise<void> | undefined;
+
+async function ensureBenchUser(): Promise<void> {
+  const present = await execa('getent', ['passwd', BENCH_USER], { reject: false });
+  if (present.exitCode !== 0) {
+    await execa('useradd', [
+      '--non-unique',
+      '--uid',
+      '0',
+      '--gid',
+      '0',
+      '--no-create-home',
+      '--home-dir',
+      '/root',
+      '--shell',
+      '/bin/sh',
+      BENCH_USER,
+    ]);
+  }
+  // '*': no password login, but not "locked" ('!'), which sshd without PAM refuses even for keys.
+  await execa('usermod', ['--password', '*', BENCH_USER]);
+}
+
 /** Starts a fresh sshd for one test; see `SshdHandle`. Call `stop()` in the test's cleanup. */
 export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle> {
+  benchUserReady ??= ensureBenchUser();
+  await benchUserReady;
   const address = opts.address ?? nextAddress();
   const dir = await mkdtemp(join(tmpdir(), 'jf-bench-sshd-'));
   try {

@@ -4,11 +4,12 @@ import { join, relative } from 'node:path';
 
 /**
  * A map of relative path -> sha256 (and mode) for every regular file under `dir`, for byte-identity checks.
- * `exclude` drops top-level relative paths; `skipDb` drops SQLite files (their bytes change on every open).
+ * `exclude` drops top-level relative paths; `skipDb` drops SQLite files (their bytes change on every open);
+ * `skipWal` drops only `-wal`/`-shm`, which exist while a database is open and vanish on a clean close.
  */
 export async function treeDigest(
   dir: string,
-  options: { exclude?: string[]; skipDb?: boolean } = {},
+  options: { exclude?: string[]; skipDb?: boolean; skipWal?: boolean } = {},
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const exclude = new Set(options.exclude ?? []);
@@ -21,6 +22,7 @@ export async function treeDigest(
         await walk(full);
       } else if (entry.isFile()) {
         if (options.skipDb && /\.(db|sqlite)(-wal|-shm|-journal)?$/.test(entry.name)) continue;
+        if (options.skipWal && /-(wal|shm)$/.test(entry.name)) continue;
         const st = await lstat(full);
         out[rel] = `${createHash('sha256')
           .update(await readFile(full))

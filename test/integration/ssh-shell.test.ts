@@ -34,7 +34,7 @@ function shell(
   overrides: { keyFile?: string; knownHostsFile?: string; connectTimeoutMs?: number } = {},
 ): SshShell {
   const s = new SshShell({
-    target: { user: 'root', host: sshd.address, port: sshd.port },
+    target: { user: sshd.user, host: sshd.address, port: sshd.port },
     keyFile: overrides.keyFile ?? sshd.clientKeyFile,
     knownHostsFile: overrides.knownHostsFile ?? sshd.knownHostsFile,
     ...(overrides.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: overrides.connectTimeoutMs }),
@@ -66,7 +66,7 @@ const HOSTILE = [
   '$(touch /tmp/jf-ssh-hostile)',
   '`touch /tmp/jf-ssh-hostile`',
   "it's; rm -rf / #",
-  '"double" $HOME ${PATH} *',
+  `"double" $HOME \${PATH} *`,
   'line one\nline two',
   '',
   '-n',
@@ -128,21 +128,39 @@ describe('SshShell commands', () => {
     expect(result.stderr).toMatch(/killed by SIGKILL/);
   });
 
-  it('stops a command at its timeout or when aborted, and resolves with 124 / 130', async () => {
+  it('kills a command (and its children) at its timeout or on abort, and resolves with 124 / 130', async () => {
     const s = shell();
-    const started = Date.now();
-    const timedOut = await s.exec(['sleep', '30'], { timeoutMs: 300 });
+    // A unique duration names the remote processes; `sleep & wait` gives the command a child of its own.
+    const duration = `29.${process.pid}${Date.now() % 1000}`;
+    const command = ['sh', '-c', `sleep ${duration} & echo started; wait`];
+    const remaining = async () =>
+      (await execa('pgrep', ['-f', `sleep ${duration}`], { reject: false })).stdout.trim();
+
+    const timedOut = await s.exec(command, { timeoutMs: 1_500 });
     expect(timedOut.exitCode).toBe(124);
-    expect(timedOut.stderr).toMatch(/timed out after 300 ms/);
+    expect(timedOut.stdout).toBe('started\n');
+    expect(timedOut.stderr).toMatch(/timed out after 1500 ms/);
+    expect(timedOut.stderr).not.toContain('jellyfin-failover-pid');
+    expect(await remaining()).toBe('');
 
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
-    const aborted = await s.exec(['sleep', '30'], { signal: controller.signal });
+    const aborted = await s.exec(command, {
+      signal: controller.signal,
+      onStdout: (chunk) => chunk.includes('started') && controller.abort(),
+    });
     expect(aborted.exitCode).toBe(130);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(aborted.stderr).toMatch(/was aborted/);
+    expect(await remaining()).toBe('');
 
     // the connection is still good
     expect((await s.exec(['echo', 'ok'])).stdout).toBe('ok\n');
+  });
+
+  it('kills a command stopped before it started, once the login shell has started it', async () => {
+    const duration = `28.${process.pid}${Date.now() % 1000}`;
+    const result = await shell().exec(['sleep', duration], { timeoutMs: 1 });
+    expect(result.exitCode).toBe(124);
+    expect((await execa('pgrep', ['-f', `sleep ${duration}`], { reject: false })).stdout.trim()).toBe('');
   });
 });
 
@@ -152,7 +170,7 @@ describe('SshShell host keys and authentication', () => {
     await writeFile(empty, '# nothing pinned\n');
     const err = await unreachable(shell({ knownHostsFile: empty }).exec(['true']));
     expect(err.reason).toBe('host-key');
-    expect(err.host).toBe(`root@${sshd.address}:${sshd.port}`);
+    expect(err.host).toBe(`${sshd.user}@${sshd.address}:${sshd.port}`);
     expect(err.message).toContain(sshd.hostKeyFingerprint);
     expect(err.message).toContain(empty);
     expect(err.message).toContain(`ssh-keyscan -p ${sshd.port} ${sshd.address}`);
@@ -235,8 +253,9 @@ describe('SshShell connection loss', () => {
     await new Promise<void>((resolve) => {
       started = resolve;
     });
+    const outcome = unreachable(running); // handled before the kill makes it reject
     await sshd.kill();
-    const err = await unreachable(running);
+    const err = await outcome;
     expect(err.reason).toBe('dropped');
     expect(err.message).toMatch(/while sh was running/);
 

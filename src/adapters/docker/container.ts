@@ -1,4 +1,5 @@
 import { Agent, type ClientRequestArgs } from 'node:http';
+import { Socket } from 'node:net';
 import { Duplex, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
@@ -14,13 +15,15 @@ type SshClient = InstanceType<typeof Client>;
 /** How long `stop()` waits, after Docker answered, for the container to be seen as not running. */
 const STOP_SETTLE_MS = 15_000;
 const POLL_MS = 200;
+/** A Docker-over-SSH connection unused this long is closed. */
+const IDLE_CLOSE_MS = 30_000;
+const TCP_KEEPALIVE_MS = 15_000;
 /** What Docker's CLI runs on the remote host to carry the Engine API over an SSH session. */
 const DIAL_STDIO = 'docker system dial-stdio';
 
 /**
  * A Docker client for a site's `*_DOCKER` endpoint: a Unix socket, plain TCP, or the engine of the site's SSH host
- * reached through SSH with the same key and pinned host key as its shell (SPEC 4 rule 9). Nothing connects here;
- * each API request opens its own connection.
+ * reached through SSH with the same key and pinned host key as its shell (SPEC 4 rule 9). Nothing connects here.
  */
 export function createDocker(site: SiteConfig, ssh: Config['ssh']): Dockerode {
   // Every connection field is given explicitly, so DOCKER_HOST / DOCKER_CERT_PATH in the environment cannot
@@ -43,9 +46,10 @@ export function createDocker(site: SiteConfig, ssh: Config['ssh']): Dockerode {
         { target: site.ssh, keyFile: ssh.keyFile, knownHostsFile: ssh.knownHostsFile },
         variable,
       );
-      // docker-modem's own `protocol: 'ssh'` cannot be used: it lets SSH_AUTH_SOCK from DOCKER_HOST override the
-      // options given here, and its errors lose the host-key details. The same transport (dial-stdio) is done
-      // here with an http.Agent; the host name below only fills the Host header.
+      // Not docker-modem's own `protocol: 'ssh'`: it merges SSH_AUTH_SOCK (when DOCKER_HOST is ssh://) over the
+      // sshOptions given here, logs in once per request, and turns a failed dial-stdio or a refused host key into
+      // "socket hang up". The same transport (dial-stdio) is done here with an http.Agent; the host name below only
+      // fills the Host header.
       const options: Dockerode.DockerOptions & { agent: Agent } = {
         ...neutral,
         host: 'localhost',
@@ -59,16 +63,17 @@ export function createDocker(site: SiteConfig, ssh: Config['ssh']): Dockerode {
 }
 
 /**
- * An http.Agent whose every connection is a fresh SSH session running `docker system dial-stdio` on the host,
- * exactly what `docker -H ssh://...` does. The remote host needs the docker CLI, and the SSH user access to the
- * Docker socket.
+ * An http.Agent whose connections are SSH sessions running `docker system dial-stdio` on the host, exactly what
+ * `docker -H ssh://...` does. The remote host needs the docker CLI, and the SSH user access to the Docker socket.
+ * A connection is kept for the next request (HTTP keep-alive) and closed after `IDLE_CLOSE_MS` without one, so a
+ * poll every few seconds costs one SSH login, not one per request, and an idle process is not held open.
  */
 export class DockerOverSshAgent extends Agent {
   constructor(
     private readonly settings: PinnedSshSettings,
     private readonly variable: string,
   ) {
-    super({ keepAlive: false });
+    super({ keepAlive: true, timeout: IDLE_CLOSE_MS, maxFreeSockets: 2 });
   }
 
   override createConnection(
@@ -84,11 +89,15 @@ export class DockerOverSshAgent extends Agent {
 
   private async dial(): Promise<Duplex> {
     const prepared = await prepareSshConnection(this.settings);
+    // No SSH keepalive timer: it would hold the process open while the connection idles in the agent's pool.
+    // A dead peer under a long request (the event stream) is found by TCP keepalive instead.
+    const config = { ...prepared.config, keepaliveInterval: 0 };
     const client = new Client();
     await new Promise<void>((resolve, reject) => {
       let ready = false;
       client.on('ready', () => {
         ready = true;
+        tcpSocketOf(client)?.setKeepAlive(true, TCP_KEEPALIVE_MS);
         resolve();
       });
       client.on('error', (err) => {
@@ -106,7 +115,7 @@ export class DockerOverSshAgent extends Agent {
         }
       });
       try {
-        client.connect(prepared.config);
+        client.connect(config);
       } catch (err) {
         reject(sshConnectionError(this.settings, err, null));
       }
@@ -131,15 +140,24 @@ export class DockerOverSshAgent extends Agent {
   }
 }
 
+/** ssh2 keeps its TCP socket in `_sock`; used only to ref/unref it and to enable TCP keepalive. */
+function tcpSocketOf(client: SshClient): Socket | undefined {
+  const sock = (client as unknown as { _sock?: unknown })._sock;
+  return sock instanceof Socket ? sock : undefined;
+}
+
 /**
- * The SSH session of `docker system dial-stdio`, shaped as the socket the HTTP client expects. It ends only once the
- * session has closed, so a failed dial-stdio (no docker CLI, no access to the socket) becomes an error that names
- * the host and the remote message instead of "socket hang up".
+ * The SSH session of `docker system dial-stdio`, shaped as the net.Socket the HTTP client and agent expect
+ * (idle timeout, ref/unref). It ends only once the session has closed, so a failed dial-stdio (no docker CLI, no
+ * access to the socket) becomes an error naming the host and the remote message instead of "socket hang up".
  */
 class DialStdioSocket extends Duplex {
+  timeout = 0;
   private stderr = '';
   private received = false;
   private exitCode: number | null = null;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private timeoutCallback: (() => void) | undefined;
 
   constructor(
     private readonly channel: ClientChannel,
@@ -151,8 +169,21 @@ class DialStdioSocket extends Duplex {
     // The HTTP client may already have let go of this socket when a late error arrives.
     this.on('error', () => undefined);
     client.on('error', () => undefined);
+    // The SSH connection is gone (sshd killed, link lost): a kept socket must not take the next request and hang.
+    client.on('close', () => {
+      if (this.destroyed) return;
+      this.destroy(
+        new HostUnreachableError(
+          label,
+          'dropped',
+          'the SSH connection carrying the Docker API dropped',
+          'Check the host and its sshd, then retry',
+        ),
+      );
+    });
     channel.on('data', (chunk: Buffer) => {
       this.received = true;
+      this.touch();
       if (!this.push(chunk)) channel.pause();
     });
     channel.stderr.on('data', (chunk: Buffer) => {
@@ -162,6 +193,7 @@ class DialStdioSocket extends Duplex {
       this.exitCode = code;
     });
     channel.on('close', () => {
+      this.clearIdle();
       client.end();
       if (this.received || this.exitCode === 0) {
         this.push(null);
@@ -184,6 +216,7 @@ class DialStdioSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.touch();
     if (this.channel.write(chunk, encoding)) callback();
     else this.channel.once('drain', () => callback());
   }
@@ -194,6 +227,7 @@ class DialStdioSocket extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.clearIdle();
     try {
       this.channel.close();
     } catch {
@@ -203,21 +237,47 @@ class DialStdioSocket extends Duplex {
     callback(error);
   }
 
-  // The HTTP client treats its connection as a net.Socket; these are no-ops for an SSH channel.
+  /** As net.Socket: emit 'timeout' after `ms` without traffic (0 disables). The agent closes idle sockets so. */
+  setTimeout(ms: number, callback?: () => void): this {
+    this.timeout = ms;
+    // A kept socket serves many requests, each setting its own timeout callback: keep only the latest, or
+    // the listeners pile up (MaxListenersExceededWarning).
+    if (this.timeoutCallback) this.removeListener('timeout', this.timeoutCallback);
+    this.timeoutCallback = callback;
+    if (callback) this.once('timeout', callback);
+    this.touch();
+    return this;
+  }
+
+  ref(): this {
+    tcpSocketOf(this.client)?.ref();
+    return this;
+  }
+
+  unref(): this {
+    tcpSocketOf(this.client)?.unref();
+    return this;
+  }
+
   setNoDelay(): this {
     return this;
   }
+
   setKeepAlive(): this {
     return this;
   }
-  setTimeout(): this {
-    return this;
+
+  private touch(): void {
+    this.clearIdle();
+    if (this.timeout > 0) {
+      this.idleTimer = setTimeout(() => this.emit('timeout'), this.timeout);
+      this.idleTimer.unref();
+    }
   }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 }
 

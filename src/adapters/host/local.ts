@@ -21,6 +21,13 @@ export class LocalShell implements HostShell {
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('LocalShell.exec needs at least the program name');
+    if (options.signal?.aborted) {
+      return {
+        exitCode: EXIT_ABORTED,
+        stdout: '',
+        stderr: `[jellyfin-failover] ${argv.join(' ')} was aborted\n`,
+      };
+    }
     const subprocess = execa(file, args, {
       reject: false,
       stripFinalNewline: false,

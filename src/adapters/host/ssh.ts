@@ -367,9 +367,10 @@ export function sshConnectionError(
 /**
  * Runs programs on a site over SSH. Connects on the first command and keeps the connection for the next ones
  * (a dropped connection is replaced on the next command). Each argument array is quoted by `quoteArgv`, the one
- * place an argv becomes a remote command line. Key authentication only; the host key must be the one pinned in
- * known_hosts. Connection failures reject with `HostUnreachableError`; a command's exit code, whatever it is,
- * resolves.
+ * place an argv becomes a remote command line (see `remoteCommandLine`; the remote login shell must be a POSIX
+ * shell: sh, bash, dash, ash, zsh). Key authentication only; the host key must be the one pinned in known_hosts.
+ * Connection failures reject with `HostUnreachableError`; a command's exit code, whatever it is, resolves, and a
+ * timed-out or aborted command is killed on the host (124 / 130).
  */
 export class SshShell implements HostShell {
   readonly isLocal = false;
@@ -384,12 +385,13 @@ export class SshShell implements HostShell {
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const command = quoteArgv(argv);
+    const command = remoteCommandLine(argv);
     const name = argv[0] ?? '';
     if (options.signal?.aborted) return aborted(name, this.label, '', '');
     const reused = this.client !== null;
     const client = await this.connect();
     let channel: ClientChannel;
+    let used = client;
     try {
       channel = await openExecChannel(client, command);
     } catch (err) {
@@ -397,18 +399,14 @@ export class SshShell implements HostShell {
       // The kept connection went stale between commands: the command never started, so retrying is safe.
       this.options.logger?.debug({ host: this.label, err }, 'SSH connection went stale, reconnecting');
       this.discard(client);
-      const fresh = await this.connect();
+      used = await this.connect();
       try {
-        channel = await openExecChannel(fresh, command);
+        channel = await openExecChannel(used, command);
       } catch (retryErr) {
         throw this.channelError(retryErr, name);
       }
     }
-    if (options.signal?.aborted) {
-      channel.close();
-      return aborted(name, this.label, '', '');
-    }
-    return this.run(channel, name, options);
+    return this.run(used, channel, name, options);
   }
 
   /** Opens a stream to a Unix socket on the host (OpenSSH streamlocal forwarding), over the kept connection. */
@@ -437,7 +435,7 @@ export class SshShell implements HostShell {
 
   async close(): Promise<void> {
     const pending = this.pending;
-    if (pending) await pending.catch(() => undefined);
+    if (pending !== null) await pending.catch(() => undefined);
     const clients = [...this.open];
     this.client = null;
     await Promise.all(
@@ -454,7 +452,7 @@ export class SshShell implements HostShell {
 
   private connect(): Promise<SshClient> {
     if (this.client) return Promise.resolve(this.client);
-    if (this.pending) return this.pending;
+    if (this.pending !== null) return this.pending;
     const attempt = this.openConnection().finally(() => {
       if (this.pending === attempt) this.pending = null;
     });
@@ -517,19 +515,26 @@ export class SshShell implements HostShell {
     );
   }
 
-  private run(channel: ClientChannel, name: string, options: ExecOptions): Promise<ExecResult> {
+  private run(
+    client: SshClient,
+    channel: ClientChannel,
+    name: string,
+    options: ExecOptions,
+  ): Promise<ExecResult> {
     const label = this.label;
     return new Promise<ExecResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      const pid = new PidReport();
       const text = () => ({
         stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
+        stderr: pid.strip(Buffer.concat(err).toString('utf8')),
       });
       const onStdout = options.onStdout;
       const decoder = onStdout ? new StringDecoder('utf8') : null;
       let exit: { code: number } | { signal: string; description: string } | null = null;
       let settled = false;
+      let stopping = false;
       let timer: NodeJS.Timeout | undefined;
 
       const settle = (outcome: ExecResult | HostUnreachableError) => {
@@ -540,19 +545,21 @@ export class SshShell implements HostShell {
         if (outcome instanceof HostUnreachableError) reject(outcome);
         else resolve(outcome);
       };
-      const stopRemote = () => {
-        sendSignal(channel, 'KILL');
-        try {
-          channel.close();
-        } catch {
-          // already closed
-        }
+      /** Kills the remote command and its children, then settles with `exitCode` and a note. */
+      const stop = (exitCode: number, note: string) => {
+        if (settled || stopping) return;
+        stopping = true;
+        void this.killRemote(client, channel, pid).finally(() => {
+          try {
+            channel.close();
+          } catch {
+            // already closed
+          }
+          const { stdout, stderr } = text();
+          settle({ exitCode, stdout, stderr: `${stderr}[jellyfin-failover] ${name} on ${label} ${note}\n` });
+        });
       };
-      const onAbort = () => {
-        stopRemote();
-        const { stdout, stderr } = text();
-        settle(aborted(name, label, stdout, stderr));
-      };
+      const onAbort = () => stop(EXIT_ABORTED, 'was aborted');
 
       channel.on('data', (chunk: Buffer) => {
         out.push(chunk);
@@ -561,7 +568,12 @@ export class SshShell implements HostShell {
           if (piece !== '') onStdout(piece);
         }
       });
-      channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      channel.stderr.on('data', (chunk: Buffer) => {
+        err.push(chunk);
+        // The report comes first, after whatever the login shell's rc files print; stop looking after 64 KiB.
+        if (pid.value === null && err.length < 256)
+          pid.scan(Buffer.concat(err).toString('latin1').slice(0, 65_536));
+      });
       channel.on('exit', (code: number | null, signal?: string, _dump?: boolean, description?: string) => {
         exit =
           typeof code === 'number'
@@ -572,6 +584,8 @@ export class SshShell implements HostShell {
         // reported through 'close' without an exit status
       });
       channel.on('close', () => {
+        pid.end();
+        if (stopping) return;
         const done = () => {
           if (decoder && onStdout) {
             const rest = decoder.end();
@@ -583,7 +597,7 @@ export class SshShell implements HostShell {
               new HostUnreachableError(
                 label,
                 'dropped',
-                `the SSH connection dropped while ${name} was running (it may or may not have finished)`,
+                `the SSH connection dropped while ${name} was running (it may or may not have finished, and may still be running there)`,
                 'Check the host and the network, then retry',
               ),
             );
@@ -598,26 +612,53 @@ export class SshShell implements HostShell {
             });
           }
         };
-        // Everything the channel carried has arrived once it closed; stderr's 'end' may not be emitted at all
-        // when the command wrote nothing to it, so do not wait for it.
-        setImmediate(done);
+        if (channel.stderr.readableEnded || channel.stderr.destroyed) done();
+        else channel.stderr.once('end', done);
       });
 
       if (options.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          stopRemote();
-          const { stdout, stderr } = text();
-          settle({
-            exitCode: EXIT_TIMED_OUT,
-            stdout,
-            stderr: `${stderr}[jellyfin-failover] ${name} on ${label} timed out after ${options.timeoutMs} ms and was stopped\n`,
-          });
-        }, options.timeoutMs);
+        const ms = options.timeoutMs;
+        timer = setTimeout(() => stop(EXIT_TIMED_OUT, `timed out after ${ms} ms and was stopped`), ms);
       }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.input === undefined) channel.end();
       else channel.end(options.input);
     });
+  }
+
+  /**
+   * Stops a remote command. Closing its channel is not enough (sshd only detaches from it), and sshd refuses
+   * `signal` requests in root sessions, so the command's process group is killed with a second command, using the
+   * PID the command line reported. The signal request is sent as well, for servers that honour it.
+   */
+  private async killRemote(client: SshClient, channel: ClientChannel, report: PidReport): Promise<void> {
+    sendSignal(channel, 'KILL');
+    // Stopped before the command started (the login shell still reading its rc files): wait for it to start.
+    const pid = await report.wait(KILL_WAIT_MS);
+    if (pid === null) return;
+    const group = String(pid);
+    try {
+      const killer = await openExecChannel(
+        client,
+        `kill -s KILL -- -${group} 2>/dev/null || kill -s KILL ${group} 2>/dev/null; exit 0`,
+      );
+      killer.on('data', () => undefined);
+      killer.stderr.on('data', () => undefined);
+      killer.end();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, KILL_WAIT_MS);
+        killer.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.options.logger?.warn(
+        { host: this.label, pid, err: (err as Error)?.message },
+        'could not kill a timed-out or aborted remote command',
+      );
+    }
   }
 }
 
@@ -629,16 +670,62 @@ function aborted(name: string, label: string, stdout: string, stderr: string): E
   };
 }
 
+/** Marks the line in which the remote shell reports the command's PID on stderr (removed from the result). */
+const PID_MARK = 'jellyfin-failover-pid:';
+const KILL_WAIT_MS = 5_000;
+
+/**
+ * The command line sent to the remote login shell: report the shell's PID on stderr, then `exec` the quoted argv
+ * in place of the shell, so that PID is the command's (and, sshd having called setsid, its process group's).
+ */
+export function remoteCommandLine(argv: readonly string[]): string {
+  return `echo ${PID_MARK}$$ >&2; exec ${quoteArgv(argv)}`;
+}
+
+/** Picks the PID report out of the remote stderr, and removes it from what the caller sees. */
+class PidReport {
+  value: number | null = null;
+  private static readonly pattern = new RegExp(`${PID_MARK}(\\d+)\\n`);
+  private waiters: Array<(pid: number | null) => void> = [];
+
+  scan(stderr: string): void {
+    const match = PidReport.pattern.exec(stderr);
+    if (!match?.[1]) return;
+    this.value = Number(match[1]);
+    for (const wake of this.waiters.splice(0)) wake(this.value);
+  }
+
+  /** The PID, once the remote shell has reported it (after its rc files ran), or null after `ms`. */
+  wait(ms: number): Promise<number | null> {
+    if (this.value !== null) return Promise.resolve(this.value);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.value), ms);
+      this.waiters.push((pid) => {
+        clearTimeout(timer);
+        resolve(pid);
+      });
+    });
+  }
+
+  /** No report will come (the channel closed). */
+  end(): void {
+    for (const wake of this.waiters.splice(0)) wake(this.value);
+  }
+
+  strip(stderr: string): string {
+    return stderr.replace(PidReport.pattern, '');
+  }
+}
+
 interface ChannelInternals {
   outgoing?: { id?: number; state?: string };
   _client?: { _protocol?: { signal?: (id: number, signal: string) => void } };
 }
 
 /**
- * Asks sshd to signal the remote command. Closing a channel does not stop what runs in it (sshd only detaches),
- * so a timed-out or aborted command is killed this way. ssh2's `channel.signal()` sends nothing once stdin has
- * been closed (it checks `writable`), and stdin is always closed here, so the request is sent through ssh2's
- * protocol object directly when the channel is still open. OpenSSH honours it (session_signal_req) since 7.8.
+ * Sends an SSH `signal` request for the remote command. ssh2's `channel.signal()` sends nothing once stdin has been
+ * closed (it checks `writable`), and stdin is always closed here, so the request goes through ssh2's protocol object
+ * while the channel is open. OpenSSH honours it only in privilege-separated (non-root) sessions.
  */
 function sendSignal(channel: ClientChannel, name: string): void {
   const internals = channel as unknown as ChannelInternals;
@@ -646,7 +733,11 @@ function sendSignal(channel: ClientChannel, name: string): void {
   const protocol = internals._client?._protocol;
   try {
     if (channel.writable) channel.signal(name);
-    else if (typeof id === 'number' && (internals.outgoing?.state === 'open' || internals.outgoing?.state === 'eof') && protocol?.signal) {
+    else if (
+      typeof id === 'number' &&
+      (internals.outgoing?.state === 'open' || internals.outgoing?.state === 'eof') &&
+      protocol?.signal
+    ) {
       protocol.signal(id, name);
     }
   } catch {

@@ -11,7 +11,7 @@ const TRICKY = [
   '"double" quotes',
   '$(touch /tmp/should-not-exist)',
   '`id`',
-  '$HOME ${PATH} $1 $@ $*',
+  `$HOME \${PATH} $1 $@ $*`,
   'line one\nline two\n',
   'tab\there',
   '\r\n',

@@ -1,0 +1,277 @@
+/**
+ * The health monitor: polls both sites every HEALTH_INTERVAL_S (Jellyfin `/health`, container inspect, host
+ * reachability), follows Docker's event stream so a stopped or dead container is seen at once, and watches the
+ * standby (free space on its config filesystem, writes since the last sync). It reports what changed; the
+ * bridge decides what to publish.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Dockerode from 'dockerode';
+import { type ContainerEvent, watchEvents } from '../adapters/docker/container.js';
+import type { SiteName } from '../config/schema.js';
+import { checkDivergence } from '../domain/guards.js';
+import { type Layout, layoutPaths } from '../domain/layout.js';
+import { observeSite, withTimeout } from '../domain/observe.js';
+import type { Site, StateStore } from '../domain/ports.js';
+import { standbyOf } from '../domain/state.js';
+import type { Logger } from '../log.js';
+import { type SiteSample, SiteStatusTracker, type SiteTransition } from './site-status.js';
+import type { SiteView } from './snapshot.js';
+
+export interface MonitorSettings {
+  intervalMs: number;
+  /** HEALTH_FAILURES. */
+  failures: number;
+  /** Per probe (HTTP, inspect, SSH command). */
+  probeTimeoutMs: number;
+  layout: Layout | 'auto';
+}
+
+export interface MonitorDeps {
+  sites: Record<SiteName, Site>;
+  /** Each site's Docker endpoint, for its event stream. */
+  dockers: Record<SiteName, Dockerode>;
+  store: StateStore;
+  logger: Logger;
+  settings: MonitorSettings;
+  /** True while an operation runs (here or in a CLI process): the standby's database is not read then. */
+  operationRunning(): boolean;
+}
+
+export interface MonitorListener {
+  /** Something the snapshot shows changed. */
+  changed(): void;
+  /** A site went up or down (debounced). */
+  transition(site: SiteName, transition: SiteTransition, view: SiteView): void;
+  /** The standby was written to since the last sync (checked while no operation runs). */
+  diverged(site: SiteName, message: string): void;
+}
+
+export interface StandbyView {
+  site: SiteName | null;
+  freeBytes: number | null;
+  diverged: boolean;
+}
+
+const SITES: readonly SiteName[] = ['master', 'slave'];
+/** After a container `start` event, look again this soon (Jellyfin answers `/health` within seconds). */
+const POLL_AFTER_START_MS = 1_000;
+const EVENTS_RETRY_MIN_MS = 1_000;
+const EVENTS_RETRY_MAX_MS = 30_000;
+
+export class HealthMonitor {
+  private readonly trackers: Record<SiteName, SiteStatusTracker>;
+  private readonly views: Record<SiteName, SiteView>;
+  private standby: StandbyView = { site: null, freeBytes: null, diverged: false };
+  private abort: AbortController | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private polling: Promise<void> | null = null;
+  private pollAgain = false;
+  private readonly watchers: Promise<void>[] = [];
+
+  constructor(
+    private readonly deps: MonitorDeps,
+    private readonly listener: MonitorListener,
+  ) {
+    const failures = deps.settings.failures;
+    this.trackers = { master: new SiteStatusTracker(failures), slave: new SiteStatusTracker(failures) };
+    this.views = {
+      master: { observation: null, verdict: 'unknown', hostReachable: null },
+      slave: { observation: null, verdict: 'unknown', hostReachable: null },
+    };
+  }
+
+  site(name: SiteName): SiteView {
+    return this.views[name];
+  }
+
+  sitesView(): Record<SiteName, SiteView> {
+    return { master: { ...this.views.master }, slave: { ...this.views.slave } };
+  }
+
+  standbyView(): StandbyView {
+    return { ...this.standby };
+  }
+
+  /** Looks at both sites once (awaited), then keeps looking. */
+  async start(): Promise<void> {
+    this.abort = new AbortController();
+    await this.pollNow();
+    for (const name of SITES) this.watchers.push(this.followEvents(name, this.abort.signal));
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.abort?.abort();
+    this.abort = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await Promise.allSettled([...this.watchers, this.polling]);
+    this.watchers.length = 0;
+  }
+
+  /** Polls now; a poll already running is followed by one more. Resolves when the (last) poll is done. */
+  async pollNow(): Promise<void> {
+    if (this.polling !== null) {
+      this.pollAgain = true;
+      return this.polling;
+    }
+    this.polling = (async () => {
+      try {
+        do {
+          this.pollAgain = false;
+          await this.pollOnce();
+        } while (this.pollAgain);
+      } finally {
+        this.polling = null;
+      }
+    })();
+    return this.polling;
+  }
+
+  private schedule(): void {
+    if (!this.abort || this.abort.signal.aborted) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.pollNow()
+        .catch((err: unknown) => this.deps.logger.error({ err }, 'health poll failed'))
+        .finally(() => this.schedule());
+    }, this.deps.settings.intervalMs);
+  }
+
+  private async pollOnce(): Promise<void> {
+    await Promise.all(SITES.map((name) => this.pollSite(name)));
+    await this.checkStandby();
+    this.listener.changed();
+  }
+
+  private async pollSite(name: SiteName): Promise<void> {
+    const site = this.deps.sites[name];
+    const timeout = this.deps.settings.probeTimeoutMs;
+    const [observation, hostReachable] = await Promise.all([
+      observeSite(site, timeout),
+      site.isLocal ? Promise.resolve(true) : withTimeout(site.files.reachable(), timeout, false),
+    ]);
+    const view = this.views[name];
+    view.observation = observation;
+    view.hostReachable = hostReachable;
+    const sample: SiteSample =
+      observation.container === 'exited' || observation.container === 'missing'
+        ? 'stopped'
+        : observation.jellyfin === 'healthy'
+          ? 'healthy'
+          : observation.jellyfin === 'starting'
+            ? 'starting'
+            : 'failed';
+    this.record(name, sample);
+  }
+
+  private record(name: SiteName, sample: SiteSample): void {
+    const tracker = this.trackers[name];
+    const transition = tracker.record(sample);
+    const view = this.views[name];
+    view.verdict = tracker.status;
+    this.deps.logger.debug(
+      { site: name, sample, verdict: tracker.status, failures: tracker.consecutiveFailures },
+      'site sample',
+    );
+    if (transition) {
+      this.deps.logger.info({ site: name, ...transition }, `site is ${transition.to}`);
+      this.listener.transition(name, transition, { ...view });
+    }
+  }
+
+  /** Free space on the standby's config filesystem, and whether its users wrote to it since the last sync. */
+  private async checkStandby(): Promise<void> {
+    const { store, sites, settings, logger } = this.deps;
+    let state: Awaited<ReturnType<StateStore['load']>>;
+    try {
+      state = await store.load();
+    } catch (err) {
+      logger.warn({ err }, 'cannot read the state to check the standby');
+      return;
+    }
+    const name = standbyOf(state);
+    const site = sites[name];
+    const timeout = settings.probeTimeoutMs;
+    const freeBytes = await withTimeout(site.files.freeBytes(site.configDir), timeout, null);
+    const siteChanged = this.standby.site !== name;
+    let diverged = siteChanged ? false : this.standby.diverged;
+    const recorded = state.standbyFingerprint;
+    if (!recorded || recorded.site !== name) {
+      diverged = false;
+    } else if (!this.deps.operationRunning() && this.views[name].hostReachable !== false) {
+      const layout =
+        settings.layout === 'auto'
+          ? await withTimeout(site.files.detectLayout(site.configDir), timeout, null)
+          : settings.layout;
+      const current = layout
+        ? await withTimeout(
+            site.files.userDataFingerprint(`${site.configDir}/${layoutPaths(layout).database}`),
+            timeout,
+            null,
+          )
+        : null;
+      // A fingerprint that cannot be read (no sqlite3, database busy) leaves the last answer in place.
+      if (current !== null) {
+        const refusal = checkDivergence({ standbyLabel: name, recorded: recorded.value, current });
+        diverged = refusal !== null;
+        if (refusal && !this.standby.diverged) this.listener.diverged(name, refusal.message);
+      }
+    }
+    this.standby = { site: name, freeBytes, diverged };
+  }
+
+  private async followEvents(name: SiteName, signal: AbortSignal): Promise<void> {
+    const site = this.deps.sites[name];
+    const log = this.deps.logger.child({ site: name });
+    let retryMs = EVENTS_RETRY_MIN_MS;
+    while (!signal.aborted) {
+      const started = Date.now();
+      try {
+        await watchEvents(
+          this.deps.dockers[name],
+          [site.container.name],
+          (event) => this.onContainerEvent(name, event),
+          signal,
+        );
+      } catch (err) {
+        log.warn({ err: (err as Error).message, retryInMs: retryMs }, 'Docker event stream lost');
+      }
+      if (signal.aborted) return;
+      if (Date.now() - started > EVENTS_RETRY_MAX_MS) retryMs = EVENTS_RETRY_MIN_MS;
+      await sleep(retryMs, undefined, { signal }).catch(() => undefined);
+      retryMs = Math.min(retryMs * 2, EVENTS_RETRY_MAX_MS);
+      // Whatever happened while the stream was down is seen by a poll.
+      if (!signal.aborted) this.pollNow().catch(() => undefined);
+    }
+  }
+
+  private onContainerEvent(name: SiteName, event: ContainerEvent): void {
+    this.deps.logger.debug({ site: name, action: event.action }, 'container event');
+    const view = this.views[name];
+    switch (event.action) {
+      case 'die':
+      case 'stop':
+      case 'destroy': {
+        const container = event.action === 'destroy' ? 'missing' : 'exited';
+        view.observation = {
+          online: false,
+          jellyfin: 'unreachable',
+          container,
+          version: view.observation?.version ?? null,
+          checkedAt: event.time.toISOString(),
+        };
+        this.record(name, 'stopped');
+        this.listener.changed();
+        return;
+      }
+      case 'start':
+        setTimeout(() => {
+          if (this.abort && !this.abort.signal.aborted) this.pollNow().catch(() => undefined);
+        }, POLL_AFTER_START_MS);
+        return;
+      case 'health_status':
+        return;
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The retained `B/state` snapshot of SPEC section 3, derived from what the service knows: the persistent state
+ * (owned by state.json), the operation in progress (owned by the engine, or the journal of another process),
+ * and the monitor's latest look at each site. Pure: same input, same snapshot.
+ */
+import type { SiteName } from '../config/schema.js';
+import type { OperationStatus } from '../domain/events.js';
+import { formatBytes, normalizeVersion } from '../domain/guards.js';
+import type { SiteObservation } from '../domain/observe.js';
+import type { ContainerStatus, JellyfinHealth } from '../domain/ports.js';
+import { type LastSync, type OperationKind, type PersistentState, standbyOf } from '../domain/state.js';
+import type { SiteVerdict } from './site-status.js';
+
+export interface SiteSnapshot {
+  /** Debounced: true once `/health` said `Healthy`, false after HEALTH_FAILURES failed polls or a stop. */
+  online: boolean;
+  jellyfin: JellyfinHealth;
+  container: ContainerStatus;
+  version: string | null;
+  /** Null until the first look. */
+  checkedAt: string | null;
+}
+
+export interface StateSnapshot {
+  primary: SiteName;
+  epoch: number;
+  operation: OperationStatus;
+  sites: Record<SiteName, SiteSnapshot>;
+  lastSync: LastSync | null;
+  standbyDiverged: boolean;
+  problems: string[];
+}
+
+/** What the monitor knows about one site. */
+export interface SiteView {
+  observation: SiteObservation | null;
+  verdict: SiteVerdict;
+  /** Whether its host runs commands (always true for the local site); null before the first look. */
+  hostReachable: boolean | null;
+}
+
+export interface SnapshotInput {
+  state: PersistentState;
+  operation: OperationStatus;
+  sites: Record<SiteName, SiteView>;
+  standby: {
+    /** Free bytes on the standby's config filesystem; null when unknown. */
+    freeBytes: number | null;
+    diverged: boolean;
+  };
+  /** A journal left by a process that is gone: recovered at the next start or operation. */
+  interrupted: { kind: OperationKind; step: string } | null;
+  /** Below this much free space on the standby, `problems` says so. */
+  lowSpaceBytes: number;
+  /** Problems of the service itself (e.g. an unreadable state file), listed last. */
+  serviceProblems?: readonly string[];
+}
+
+const SITES: readonly SiteName[] = ['master', 'slave'];
+
+function siteSnapshot(view: SiteView): SiteSnapshot {
+  const o = view.observation;
+  return {
+    online: view.verdict === 'up',
+    jellyfin: o?.jellyfin ?? 'unreachable',
+    container: o?.container ?? 'unknown',
+    version: o?.version ?? null,
+    checkedAt: o?.checkedAt ?? null,
+  };
+}
+
+export function buildSnapshot(input: SnapshotInput): StateSnapshot {
+  const { state } = input;
+  const sites = { master: siteSnapshot(input.sites.master), slave: siteSnapshot(input.sites.slave) };
+  return {
+    primary: state.primary,
+    epoch: state.epoch,
+    operation: { ...input.operation },
+    sites,
+    lastSync: state.lastSync,
+    standbyDiverged: input.standby.diverged,
+    problems: problemsOf(input, sites),
+  };
+}
+
+/** One sentence per current problem, for the `problem` entity's attribute and notifications. */
+export function problemsOf(input: SnapshotInput, sites: Record<SiteName, SiteSnapshot>): string[] {
+  const { state } = input;
+  const problems: string[] = [];
+  const standby = standbyOf(state);
+  const role = (site: SiteName) => (site === state.primary ? 'primary' : 'standby');
+  for (const site of SITES) {
+    const view = input.sites[site];
+    const s = sites[site];
+    if (view.hostReachable === false) {
+      problems.push(`${site} (${role(site)}): its host cannot be reached`);
+    }
+    const fencedHere = state.fence?.site === site && !state.fence.pending;
+    if (view.verdict === 'down' && !fencedHere) {
+      problems.push(`${site} (${role(site)}) is down: Jellyfin ${s.jellyfin}, container ${s.container}`);
+    }
+  }
+  if (state.fence?.pending) {
+    const s = sites[state.fence.site];
+    problems.push(
+      s.online
+        ? `${state.fence.site} was demoted while unreachable and is serving again with stale data: it is fenced at the next operation`
+        : `${state.fence.site} was demoted while unreachable: it is fenced (stopped) as soon as it can be reached`,
+    );
+  }
+  if (input.standby.diverged) {
+    problems.push(
+      `${standby} (standby) was written to since the last sync: fail back to keep that data, or force a sync to discard it`,
+    );
+  }
+  const free = input.standby.freeBytes;
+  if (free !== null && free < input.lowSpaceBytes) {
+    problems.push(`${standby} (standby) has only ${formatBytes(free)} free for its config directory`);
+  }
+  const vm = sites.master.version;
+  const vs = sites.slave.version;
+  if (vm && vs && normalizeVersion(vm) !== normalizeVersion(vs)) {
+    problems.push(`master runs Jellyfin ${vm} and slave ${vs}: promote and failback are refused`);
+  }
+  const last = state.lastSync;
+  if (last && last.result !== 'success') {
+    const what =
+      last.result === 'failed' ? 'failed and was not fully rolled back' : 'failed and was rolled back';
+    problems.push(`the last operation ${what}${last.error ? `: ${last.error}` : ''}`);
+  }
+  if (input.interrupted) {
+    problems.push(
+      `${input.interrupted.kind} was interrupted at ${input.interrupted.step}: it is recovered at the next start or operation`,
+    );
+  }
+  problems.push(...(input.serviceProblems ?? []));
+  return problems;
+}

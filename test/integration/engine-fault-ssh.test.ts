@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runOperation } from '../../src/domain/operations/index.js';
+import { OperationError, RefusedError } from '../../src/errors.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import {
+  ownedTreesBeside,
+  pidsOf,
+  Recorder,
+  siteData,
+  siteOutcome,
+  waitFor,
+  waitSiteHealthy,
+} from '../bench/faults.js';
+import { createTwoSites, type TwoSites } from '../bench/sites.js';
+
+describe('SSH connection to the remote slave dropped mid-operation', () => {
+  let sites: TwoSites | undefined;
+  let rt: Runtime | undefined;
+  afterEach(async () => {
+    await rt?.close();
+    await sites?.cleanup();
+    rt = undefined;
+    sites = undefined;
+  });
+
+  it('during the final copy: master serves at once, and once slave is reachable again the rollback is finished', async () => {
+    sites = await createTwoSites({
+      name: 'fault-ssh',
+      remote: 'slave',
+      files: 80,
+      totalBytes: 2 * 1024 * 1024,
+    });
+    const sshd = sites.sshd;
+    if (!sshd) throw new Error('the bench gave no sshd');
+    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const rec = new Recorder().attach(rt);
+    const masterBefore = await siteData(sites.dirs.master);
+    const slaveBefore = await siteData(sites.dirs.slave);
+    const staging = `${sites.dirs.slave}.jf-failover-staging`;
+
+    const outcome = runOperation(rt.engine, rt.sites, 'sync', false).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    // Both containers are stopped now; the copy to slave goes through ssh. Drop every SSH connection to slave.
+    await rec.waitStep('final-copy', 120_000);
+    await waitFor(
+      'the final rsync to slave',
+      () => pidsOf('rsync', staging).then((p) => p.length > 0),
+      20_000,
+      10,
+    );
+    await sshd.kill();
+    const error = await outcome;
+
+    expect(error).toBeInstanceOf(OperationError);
+    expect((error as OperationError).message).toContain('failed at step final-copy');
+    expect(rec.types()).toContain('sync_failed');
+    // slave cannot be reached to undo its part: the engine says so...
+    expect(rec.types()).toContain('rollback_failed');
+    // ...but master, on this host, was started again at once and serves, its data untouched
+    await waitSiteHealthy(rt, 'master');
+    expect(await siteOutcome(rt, 'master')).toEqual({
+      status: 'running',
+      restartPolicy: 'unless-stopped',
+      health: 'healthy',
+    });
+    const masterAfter = await siteData(sites.dirs.master);
+    expect(masterAfter.files).toEqual(masterBefore.files);
+    expect(masterAfter.db.integrity).toBe('ok');
+    expect(masterAfter.db.activity).toBeGreaterThanOrEqual(masterBefore.db.activity);
+    expect((await rt.store.load()).primary).toBe('master');
+    // The slave's config dir itself was never replaced.
+    expect((await siteData(sites.dirs.slave)).files).toEqual(slaveBefore.files);
+
+    // What could not be undone stays in the journal; while slave is unreachable no new operation starts on top.
+    expect((await rt.store.readJournal())?.kind).toBe('sync');
+    const refused = await runOperation(rt.engine, rt.sites, 'sync', false).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RefusedError);
+    expect((refused as RefusedError).reason).toBe('recovery_failed');
+    expect((await rt.store.readJournal())?.kind).toBe('sync');
+
+    // slave's sshd comes back; the next start of the engine finishes the rollback it could not do.
+    await sshd.restart();
+    rec.events.length = 0;
+    const recovered = await rt.engine.recover();
+
+    expect(recovered).toBe('rolled_back');
+    expect(rec.types()).toContain('recovered_after_crash');
+    await waitSiteHealthy(rt, 'slave');
+    expect(await siteOutcome(rt, 'slave')).toEqual({
+      status: 'running',
+      restartPolicy: 'unless-stopped',
+      health: 'healthy',
+    });
+    const slaveAfter = await siteData(sites.dirs.slave);
+    expect(slaveAfter.files).toEqual(slaveBefore.files);
+    expect(slaveAfter.db.integrity).toBe('ok');
+    expect(await ownedTreesBeside(sites.dirs.slave)).toEqual([]);
+    expect(await rt.store.readJournal()).toBeNull();
+    expect(await siteOutcome(rt, 'master')).toMatchObject({ status: 'running', health: 'healthy' });
+    expect((await siteData(sites.dirs.master)).files).toEqual(masterBefore.files);
+  });
+});
