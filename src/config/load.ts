@@ -95,7 +95,7 @@ export function loadConfig(options: LoadOptions): Config {
 
   for (const key of Object.keys(fromFile)) {
     const base = key.endsWith(FILE_SUFFIX) ? key.slice(0, -FILE_SUFFIX.length) : key;
-    if (!KNOWN.has(base)) {
+    if (!KNOWN.has(key) && !KNOWN.has(base)) {
       const hint = closest(base);
       problems.push({
         variable: key,

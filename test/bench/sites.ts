@@ -10,7 +10,7 @@ import { generateConfigTree } from './config-tree.js';
 import { freePort } from './mosquitto.js';
 import { type SshdHandle, startSshd } from './sshd.js';
 import { removeContainer, startStandin, waitForHealth } from './standin.js';
-import './provided.js';
+import type { BenchInfo } from './provided.js';
 
 export interface TwoSitesOptions {
   /** Short name for containers and dirs. */
@@ -32,6 +32,10 @@ export interface TwoSitesOptions {
   /** Name of slave's config dir inside its parent (default `config`), e.g. one with spaces and shell syntax. */
   slaveDirName?: string;
   extraEnv?: Record<string, string>;
+  /** The bench (default: what vitest's global setup provides); benchmarks pass their own. */
+  bench?: BenchInfo;
+  /** Stand-in startup delay in ms (default 300). */
+  startupDelayMs?: number;
 }
 
 export interface TwoSites {
@@ -58,7 +62,7 @@ export interface TwoSites {
  * (by default) slave reached over SSH through a per-test sshd: the bench for engine and service tests.
  */
 export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites> {
-  const bench = inject('bench');
+  const bench = options.bench ?? inject('bench');
   const id = `${options.name}-${randomBytes(3).toString('hex')}`;
   const base = join(bench.workDir, id);
   const slaveParent = options.slaveParent ?? join(base, 'slave');
@@ -87,7 +91,7 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
       port: ports[site],
       layout,
       version: o.version ?? versions[site],
-      startupDelayMs: 300,
+      startupDelayMs: options.startupDelayMs ?? 300,
       writeIntervalMs: o.writeIntervalMs ?? writes[site],
       restartPolicy: 'unless-stopped',
     });

@@ -86,6 +86,54 @@ describe('standby start faults and live databases', () => {
     expect(state.lastOperation).toBeNull();
   });
 
+  it('promote to a slave that never becomes healthy: rolled back, master unfenced and primary again', async () => {
+    sites = await createTwoSites({
+      name: 'fault-promote-unhealthy',
+      remote: 'none',
+      files: 80,
+      totalBytes: 2 * 1024 * 1024,
+      extraEnv: { START_TIMEOUT_S: '5' },
+    });
+    await writeFile(join(sites.dirs.master, NEVER_HEALTHY), `${sites.ports.slave}\n`);
+    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rec = new Recorder().attach(rt);
+    const masterBefore = await siteData(sites.dirs.master);
+    const slaveBefore = await siteData(sites.dirs.slave);
+
+    const error = await runOperation(rt.engine, rt.sites, 'promote', false).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(OperationError);
+    expect((error as OperationError).message).toContain('failed at step start-slave');
+    expect(rec.types()).toEqual(expect.arrayContaining(['sync_failed', 'rolled_back']));
+    expect(rec.types()).not.toContain('promoted');
+    expect(rec.types()).not.toContain('rollback_failed');
+    // master was stopped and fenced for the promote: it runs again with its restart policy back
+    await waitSiteHealthy(rt, 'master');
+    expect(await siteOutcome(rt, 'master')).toEqual({
+      status: 'running',
+      restartPolicy: 'unless-stopped',
+      health: 'healthy',
+    });
+    const masterAfter = await siteData(sites.dirs.master);
+    expect(masterAfter.files).toEqual(masterBefore.files);
+    expect(masterAfter.db.integrity).toBe('ok');
+    await waitSiteHealthy(rt, 'slave', 20_000);
+    expect(await siteOutcome(rt, 'slave')).toEqual({
+      status: 'running',
+      restartPolicy: 'unless-stopped',
+      health: 'healthy',
+    });
+    expect((await siteData(sites.dirs.slave)).files).toEqual(slaveBefore.files);
+    expect(await ownedTreesBeside(sites.dirs.slave)).toEqual([]);
+    expect(await rt.store.readJournal()).toBeNull();
+    expect(await rt.store.load()).toMatchObject({
+      primary: 'master',
+      epoch: 0,
+      fence: null,
+      lastOperation: null,
+    });
+  });
+
   it('master writing its database every 100 ms during the pre-copy still gives a sound copy on slave', async () => {
     sites = await createTwoSites({
       name: 'fault-live-writes',

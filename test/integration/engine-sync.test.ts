@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { runOperation } from '../../src/domain/operations/index.js';
@@ -58,5 +60,88 @@ describe('sync over SSH to a remote slave', () => {
       expect((await rt.sites[s].container.inspect()).status).toBe('running');
       expect(await rt.sites[s].jellyfin.health()).toBe('healthy');
     }
+  });
+});
+
+describe('sync in the other directions and layouts', () => {
+  let sites: TwoSites | undefined;
+  let rt: Runtime | undefined;
+  afterEach(async () => {
+    await rt?.close();
+    await sites?.cleanup();
+    rt = undefined;
+    sites = undefined;
+  });
+
+  it('pulls from a remote master into a local empty slave, official layout, without pre-copy', async () => {
+    sites = await createTwoSites({
+      name: 'sync-official',
+      remote: 'master',
+      layout: 'official',
+      emptySlave: true,
+      extraEnv: { SYNC_PRECOPY: 'false', SLAVE_BANNER: 'Backup <b>server</b> & co' },
+    });
+    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const result = await runOperation(rt.engine, rt.sites, 'sync', false);
+    expect(result.files).toBeGreaterThan(50);
+    const db = `${sites.dirs.slave}/data/jellyfin.db`;
+    const { stdout } = await exec('sqlite3', [db, 'PRAGMA integrity_check']);
+    expect(stdout.trim()).toBe('ok');
+    expect(await readFile(`${sites.dirs.slave}/config/branding.xml`, 'utf8')).toContain(
+      '<LoginDisclaimer>Backup &lt;b&gt;server&lt;/b&gt; &amp; co</LoginDisclaimer>',
+    );
+    // the stand-in reads branding.xml at start, as Jellyfin does: the banner is what users see
+    const branding = (await (await fetch(`${sites.urls.slave}/Branding/Configuration`)).json()) as {
+      LoginDisclaimer: string;
+    };
+    expect(branding.LoginDisclaimer).toBe('Backup <b>server</b> & co');
+    expect(await rt.sites.slave.jellyfin.health()).toBe('healthy');
+  });
+});
+
+describe('the CLI on the bench', () => {
+  let sites: TwoSites | undefined;
+  afterEach(async () => {
+    await sites?.cleanup();
+    sites = undefined;
+  });
+
+  it('check, sync --json and status work end to end with the documented exit codes', async () => {
+    sites = await createTwoSites({ name: 'cli-e2e', remote: 'slave' });
+    const envFile = `${sites.base}/cli.env`;
+    await writeFile(
+      envFile,
+      Object.entries(sites.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
+    const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
+    const cli = (...args: string[]) =>
+      execa(tsx, ['src/main.ts', ...args, '--env-file', envFile], { reject: false });
+
+    const check = await cli('check', '--json');
+    expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    const checks = JSON.parse(check.stdout) as {
+      ok: boolean;
+      checks: Array<{ name: string; status: string }>;
+    };
+    expect(checks.ok).toBe(true);
+    expect(checks.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['host', 'container', 'rsync', 'versions']),
+    );
+
+    const sync = await cli('sync', '--json');
+    expect(sync.exitCode).toBe(0);
+    const body = JSON.parse(sync.stdout) as { ok: boolean; kind: string; state: { primary: string } };
+    expect(body).toMatchObject({ ok: true, kind: 'sync', state: { primary: 'master' } });
+
+    const status = await cli('status');
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toMatch(/primary: master/);
+    expect(status.stdout).toMatch(/last sync: success/);
+
+    const promoteRefused = await cli('failback');
+    expect(promoteRefused.exitCode).toBe(3);
+    expect(promoteRefused.stderr).toMatch(/master is already primary/);
   });
 });

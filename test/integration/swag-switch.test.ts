@@ -273,7 +273,9 @@ describe('SWAG traffic switching through real nginx', () => {
 
     expect(failure).toMatchObject({ name: 'SwagSwitchError', step: 'verify' });
     // nginx tried master first, then (after max_fails) skipped it: either way slave answered.
-    expect(String((failure as Error).message)).toContain(`HTTP 200 from ${server('slave')} (slave, the standby)`);
+    expect(String((failure as Error).message)).toContain(
+      `HTTP 200 from ${server('slave')} (slave, the standby)`,
+    );
     // What the engine's rollback does next: switch back to the previous primary.
     await swag.switchTo('slave', 'master');
     await expectRoutedTo('slave');

@@ -83,6 +83,24 @@ export class MqttProbe {
     });
   }
 
+  /** Resolves once `condition()` (checked now and after each message) is true; rejects after `timeoutMs`. */
+  async waitUntil(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+    if (condition()) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const check = () => {
+        if (!condition()) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      this.waiters.add(check);
+    });
+  }
+
   async waitForEvent(topic: string, type: string, timeoutMs = 30_000, since = 0): Promise<FailoverEvent> {
     const m = await this.waitFor(
       `event ${type} on ${topic}`,

@@ -6,7 +6,13 @@ import type { ContainerControl, ExecResult, HostShell, TrafficSwitch } from '../
 import type { Logger } from '../../log.js';
 import { SiteFiles } from '../files/site-files.js';
 import { getThroughProxy } from './probe.js';
-import { addressesFor, buildUpstreamInclude, type PassiveHealth, triedBackends } from './upstream.js';
+import {
+  addressesFor,
+  buildUpstreamInclude,
+  type PassiveHealth,
+  triedBackends,
+  UPSTREAM_NAME,
+} from './upstream.js';
 
 /** What the verification requests through the proxy: public, cheap, answered by every Jellyfin. */
 export const CHECK_PATH = '/System/Info/Public';
@@ -17,7 +23,7 @@ const SAMPLE = 'swag/jellyfin-failover.subdomain.conf.sample';
 
 export type SwagStep = 'read' | 'write' | 'test' | 'reload' | 'verify';
 
-/** A traffic switch that did not happen; `step` says where it stopped. The message says what was put back. */
+/** A traffic switch that failed; `step` says where it stopped, the message what was put back and what to check. */
 export class SwagSwitchError extends Error {
   override readonly name = 'SwagSwitchError';
   constructor(
@@ -49,8 +55,10 @@ export interface SwagTrafficSwitchOptions {
 
 /**
  * Routes users through SWAG (SPEC section 5): rewrites the upstream include atomically, has nginx test and reload
- * it inside the SWAG container, then asks the proxy which backend answers. A switch either ends with the proxy
- * answering from the new primary, or throws with the previous include back in place (so the engine can roll back).
+ * it inside the SWAG container, then asks the proxy which backend answers. A switch ends with the proxy answering
+ * from the new primary, or throws so that the engine rolls back. When nginx refuses the new include (or cannot be
+ * reached), the previous include is put back before throwing and nginx keeps running the old one. When nginx has
+ * reloaded but another server answers, the new include stays: the engine's rollback switches back.
  */
 export class SwagTrafficSwitch implements TrafficSwitch {
   private readonly files: SiteFiles;
@@ -241,6 +249,15 @@ export class SwagTrafficSwitch implements TrafficSwitch {
             : null;
     const routedTo = siteOf(tried[0]);
     if (siteOf(backend) === primary && status < 500) return { ok: true, backend, routedTo, description: '' };
+    if (backend === UPSTREAM_NAME) {
+      // nginx names the upstream itself when it had no server left to try.
+      return {
+        ok: false,
+        backend,
+        routedTo,
+        description: `HTTP ${status}: no server of ${UPSTREAM_NAME} answered`,
+      };
+    }
     const who = siteOf(backend) === standby ? `${standby}, the standby` : (siteOf(backend) ?? 'neither site');
     const via = tried.length > 1 ? ` after trying ${tried.slice(0, -1).join(', ')}` : '';
     return { ok: false, backend, routedTo, description: `HTTP ${status} from ${backend} (${who})${via}` };
