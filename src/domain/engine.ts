@@ -218,6 +218,11 @@ export class Engine {
         this.deps.sites[to],
       );
       this.current = run;
+      if (kind !== 'rollback') {
+        this.deps.observer.event(
+          makeEvent('sync_started', `${kind} started: ${from} -> ${to}`, { operation: kind, from, to, force }),
+        );
+      }
       try {
         return await this.execute(run);
       } finally {

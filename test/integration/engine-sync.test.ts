@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execa } from 'execa';
@@ -24,6 +24,8 @@ describe('sync over SSH to a remote slave', () => {
 
   it('copies master to slave, keeps master untouched, snapshots the old slave, stamps the banner', async () => {
     sites = await createTwoSites({ name: 'sync-basic', remote: 'slave' });
+    await mkdir(`${sites.dirs.master}/plugins/configurations/empty dir`, { recursive: true });
+    await writeFile(`${sites.dirs.master}/data/data/stale-in-master.txt`, 'new file');
     rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
     const events: FailoverEvent[] = [];
     rt.observers.add({ event: (e) => events.push(e), operation: () => undefined });
@@ -42,6 +44,9 @@ describe('sync over SSH to a remote slave', () => {
       skipDb: true,
     });
     expect(slaveDigest).toEqual(masterDigest);
+    // empty directories arrive too (the database pass must not delete what the files pass created)
+    expect((await stat(`${sites.dirs.slave}/plugins/configurations/empty dir`)).isDirectory()).toBe(true);
+    expect(await readFile(`${sites.dirs.slave}/data/data/stale-in-master.txt`, 'utf8')).toBe('new file');
     // banner on slave, not on master
     const slaveBranding = await readFile(`${sites.dirs.slave}/branding.xml`, 'utf8');
     expect(slaveBranding).toContain('standby Jellyfin server');

@@ -1,25 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Journal } from '../../src/domain/journal.js';
 import type { PersistentState } from '../../src/domain/state.js';
 import { createTwoSites, type TwoSites } from '../bench/sites.js';
-import { benchTopics, MqttProbe, serviceEnv } from '../service/mqtt-probe.js';
+import {
+  benchTopics,
+  MqttProbe,
+  type ServiceProcess,
+  serviceEnv,
+  spawnServiceProcess,
+  writeEnvFile,
+} from '../service/mqtt-probe.js';
 
 /*
  * `jellyfin-failover run` as a real process (the CLI entry point, through tsx), killed and stopped the ways
  * Docker and systemd do it, watched from the bench's real Mosquitto.
  */
-const ROOT = join(import.meta.dirname, '..', '..');
-
-interface ServiceProcess {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-}
-
 describe('the service process: last will, graceful stop, crash mid-operation', () => {
   let sites: TwoSites;
   let t: ReturnType<typeof benchTopics>;
@@ -34,13 +32,7 @@ describe('the service process: last will, graceful stop, crash mid-operation', (
       extraEnv: { ...serviceEnv('svc-proc'), LOG_LEVEL: 'info' },
     });
     t = benchTopics(sites);
-    envFile = join(sites.base, 'service.env');
-    await writeFile(
-      envFile,
-      Object.entries(sites.env)
-        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-        .join('\n'),
-    );
+    envFile = await writeEnvFile(sites, 'service.env');
     ha = await MqttProbe.connect(sites.config.mqtt.url, [t.availability, t.state, t.event]);
   });
 
@@ -58,22 +50,7 @@ describe('the service process: last will, graceful stop, crash mid-operation', (
   });
 
   function spawnService(): ServiceProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'run', '--env-file', envFile], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    running = { child, exited, output: () => out };
+    running = spawnServiceProcess(envFile);
     return running;
   }
 

@@ -2,7 +2,10 @@
  * Test helpers for the service's MQTT side: a recording MQTT client that plays Home Assistant (subscribes,
  * presses buttons, sends the birth message), and starting the real service in-process on the bench.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -184,4 +187,42 @@ export async function startService(
       await rt.close();
     },
   };
+}
+
+/** Writes the bench env as an env file for the CLI. */
+export async function writeEnvFile(sites: TwoSites, name: string): Promise<string> {
+  const path = join(sites.base, name);
+  await writeFile(
+    path,
+    Object.entries(sites.env)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join('\n'),
+  );
+  return path;
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+}
+
+/** `jellyfin-failover run` as a real process (through tsx), as Docker or systemd would run it. */
+export function spawnServiceProcess(envFile: string): ServiceProcess {
+  const root = join(import.meta.dirname, '..', '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'run', '--env-file', envFile], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const collect = (d: Buffer) => {
+    out += d.toString();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, exited, output: () => out };
 }

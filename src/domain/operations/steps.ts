@@ -45,14 +45,18 @@ function filesFilters(excludes: readonly string[]): string[] {
   return [...excludes.map((p) => `--exclude=${p}`), ...SQLITE_PATTERNS.map((p) => `--exclude=${p}`)];
 }
 
-/** Filters: only SQLite files, outside the excluded paths. */
-function databaseFilters(excludes: readonly string[]): string[] {
+/**
+ * Filters: only SQLite files, outside the excluded paths. Directories are protected on the receiver (a `P`
+ * rule for every directory): with --delete rsync would otherwise try to delete each directory that holds no
+ * database (the files pass already mirrored them) and would remove the empty ones.
+ */
+export function databaseFilters(excludes: readonly string[]): string[] {
   return [
     ...excludes.map((p) => `--exclude=${p}`),
+    '--filter=P */',
     '--include=*/',
     ...SQLITE_PATTERNS.map((p) => `--include=${p}`),
     '--exclude=*',
-    '--prune-empty-dirs',
   ];
 }
 
