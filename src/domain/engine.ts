@@ -220,7 +220,12 @@ export class Engine {
       this.current = run;
       if (kind !== 'rollback') {
         this.deps.observer.event(
-          makeEvent('sync_started', `${kind} started: ${from} -> ${to}`, { operation: kind, from, to, force }),
+          makeEvent('sync_started', `${kind} started: ${from} -> ${to}`, {
+            operation: kind,
+            from,
+            to,
+            force,
+          }),
         );
       }
       try {
@@ -254,9 +259,13 @@ export class Engine {
           throw err;
         }
         log.error({ step: step.name, err: error }, 'step failed; rolling back');
-        await this.failAndRollBack(run, step.name, error);
+        const undoFailures = await this.failAndRollBack(run, step.name, error);
+        const after =
+          undoFailures.length === 0
+            ? 'Everything it changed was put back.'
+            : `Rolling back left problems (${undoFailures.join('; ')}); they are retried at the next start or operation.`;
         throw new OperationError(
-          `${run.plan.kind} failed at step ${step.name}: ${error.message}. Everything it changed was put back.`,
+          `${run.plan.kind} failed at step ${step.name}: ${error.message}. ${after}`,
           step.name,
           { cause: error },
         );
@@ -279,7 +288,7 @@ export class Engine {
     };
   }
 
-  private async failAndRollBack(run: OperationRun, step: string, error: Error): Promise<void> {
+  private async failAndRollBack(run: OperationRun, step: string, error: Error): Promise<string[]> {
     const failedEvent = run.plan.kind === 'rollback' ? 'rollback_failed' : 'sync_failed';
     this.deps.observer.event(
       makeEvent(failedEvent, `${run.plan.kind} failed at ${step}: ${error.message}`, {
@@ -322,13 +331,19 @@ export class Engine {
         }),
       );
     }
+    return failures;
   }
 
-  /** Runs undos last to first; keeps going past a failing one. Returns the failures. */
+  /** Runs undos last to first (traffic at the very end); keeps going past a failing one. Returns the failures. */
   async undoAll(actions: readonly UndoAction[], kind: OperationKind): Promise<string[]> {
     const failures: string[] = [];
     const log = this.deps.logger.child({ operation: kind, phase: 'rollback' });
-    for (const action of [...actions].reverse()) {
+    // Traffic goes back last: the switch is verified through the proxy, which needs the old primary running
+    // again, and that is what the other undos do. One switch suffices (each records the primary from before).
+    const reversed = [...actions].reverse();
+    const traffic = reversed.filter((a) => a.kind === 'switch-traffic').slice(-1);
+    const ordered = [...reversed.filter((a) => a.kind !== 'switch-traffic'), ...traffic];
+    for (const action of ordered) {
       try {
         log.info({ undo: action.kind, site: 'site' in action ? action.site : undefined }, 'undo');
         await this.applyUndo(action);

@@ -84,7 +84,6 @@ export class FailoverService {
   /** Set synchronously when a press is accepted, so that a burst of presses runs exactly one operation. */
   private busy: Busy | null = null;
   private current: Promise<void> | null = null;
-  private announced = false;
   private stopping = false;
 
   private persistent: PersistentState | null = null;
@@ -336,7 +335,6 @@ export class FailoverService {
       return;
     }
     this.busy = kind;
-    this.announced = false;
     this.log.info({ operation: kind, force }, 'operation pressed');
     this.current = this.runPressed(kind, force).finally(() => {
       this.busy = null;
@@ -375,13 +373,7 @@ export class FailoverService {
     this.scheduleState();
   }
 
-  private onOperationStatus(status: OperationStatus): void {
-    if (status.kind !== 'idle' && !this.announced && this.busy === status.kind) {
-      this.announced = true;
-      this.publishEvent(
-        makeEvent('sync_started', `${status.kind} started`, { operation: status.kind, step: status.step }),
-      );
-    }
+  private onOperationStatus(_status: OperationStatus): void {
     this.scheduleState();
   }
 

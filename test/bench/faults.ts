@@ -200,6 +200,15 @@ export interface CliRun {
  * Runs the real CLI (`node --import tsx src/main.ts <args>`) from the repository root, with only PATH and HOME
  * from this environment: its configuration comes from the `--env-file` given in `args`.
  */
+const children = new Set<ChildProcess>();
+
+/** SIGKILLs every CLI process `spawnCli` started that still runs (for a test's cleanup). */
+export function killCliProcesses(): void {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
+}
+
 export function spawnCli(args: string[]): CliRun {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
@@ -207,6 +216,7 @@ export function spawnCli(args: string[]): CliRun {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => {

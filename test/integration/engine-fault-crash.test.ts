@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import {
   envFileText,
+  killCliProcesses,
   ownedTreesBeside,
   pidsOf,
   Recorder,
@@ -23,6 +24,7 @@ describe('the CLI SIGKILLed mid-operation', () => {
   let sites: TwoSites | undefined;
   let rt: Runtime | undefined;
   afterEach(async () => {
+    killCliProcesses();
     await rt?.close();
     await sites?.cleanup();
     rt = undefined;

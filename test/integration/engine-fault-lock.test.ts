@@ -6,6 +6,7 @@ import { OperationError, RefusedError } from '../../src/errors.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import {
   envFileText,
+  killCliProcesses,
   Recorder,
   readJournalFile,
   siteOutcome,
@@ -19,6 +20,7 @@ describe('one operation at a time across the service and the CLI', () => {
   let sites: TwoSites | undefined;
   let rt: Runtime | undefined;
   afterEach(async () => {
+    killCliProcesses();
     await rt?.close();
     await sites?.cleanup();
     rt = undefined;

@@ -28,6 +28,7 @@ describe('rsync killed mid-transfer', () => {
     sites = undefined;
   });
 
+  // Without the pre-copy, the final copy (both containers stopped) carries the whole tree.
   for (const fault of [
     { step: 'pre-copy', precopy: 'true' },
     { step: 'final-copy', precopy: 'false' },

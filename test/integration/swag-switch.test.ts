@@ -239,6 +239,38 @@ describe('SWAG traffic switching through real nginx', () => {
     await expectRoutedTo('master');
   });
 
+  it('a promote whose new primary never answers through the proxy rolls back cleanly: master first, then traffic', async () => {
+    // slave's upstream address answers nothing, so the switch's check through the proxy fails; the rollback must
+    // start master again before switching traffic back (the check of that switch needs master answering).
+    const failing = createRuntime(sites.config, sites.logger, {
+      healthPollMs: 200,
+      traffic: directSwitch({ master: server('master'), slave: '127.0.0.1:1' }, 3000),
+    });
+    const seen: FailoverEvent[] = [];
+    failing.observers.add({ event: (e) => seen.push(e), operation: () => undefined });
+    try {
+      await expect(runOperation(failing.engine, failing.sites, 'promote', false)).rejects.toMatchObject({
+        name: 'OperationError',
+        step: 'switch-traffic',
+        message: expect.stringMatching(/Everything it changed was put back/),
+      });
+    } finally {
+      await failing.close();
+    }
+    const types = seen.map((e) => e.event_type);
+    expect(types).toContain('rolled_back');
+    expect(types).not.toContain('rollback_failed');
+    expect((await failing.store.load()).primary).toBe('master');
+    const master = await rt.sites.master.container.inspect();
+    expect(master.status).toBe('running');
+    expect(master.restartPolicy).toBe('unless-stopped');
+    await waitForHealth(sites.urls.master, 'Healthy', 30_000);
+    expect((await throughProxy(proxyUrl)).backend).toBe(server('master'));
+    // put the real standby address back for the next tests
+    await directSwitch({ master: server('master'), slave: server('slave') }).switchTo('master', 'slave');
+    await expectRoutedTo('master');
+  });
+
   it('promote sends the traffic to slave', async () => {
     const result = await runOperation(rt.engine, rt.sites, 'promote', false);
     expect(result.state.primary).toBe('slave');

@@ -1,3 +1,4 @@
+import { EVENT_TYPES } from '../../domain/events.js';
 import { ConfigError } from '../../errors.js';
 
 /**
@@ -12,21 +13,9 @@ import { ConfigError } from '../../errors.js';
  */
 
 /** Every event type the service publishes on `B/event` (SPEC section 3). HA drops events not listed here. */
-export const EVENT_TYPES = [
-  'sync_started',
-  'sync_succeeded',
-  'sync_failed',
-  'promoted',
-  'failed_back',
-  'rolled_back',
-  'rollback_failed',
-  'site_down',
-  'site_up',
-  'standby_diverged',
-  'command_rejected',
-  'recovered_after_crash',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType } from '../../domain/events.js';
+
+import type { EventType } from '../../domain/events.js';
 
 /** The HA platforms (entity domains) the service uses. */
 export type Platform = 'binary_sensor' | 'sensor' | 'button' | 'event';
