@@ -3,6 +3,7 @@
  * engine. It publishes availability, discovery, the `B/state` snapshot and `B/event`; runs operations pressed on
  * `B/command/<name>`, one at a time; and watches both sites through the health monitor.
  */
+
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createDocker } from '../adapters/docker/container.js';
@@ -18,7 +19,7 @@ import { packageVersion } from '../cli/cli.js';
 import type { SiteName } from '../config/schema.js';
 import { type FailoverEvent, IDLE, makeEvent, type OperationStatus } from '../domain/events.js';
 import type { Journal } from '../domain/journal.js';
-import { runOperation } from '../domain/operations/index.js';
+import { applyPendingFence, runOperation } from '../domain/operations/index.js';
 import { type OperationKind, type PersistentState, standbyOf } from '../domain/state.js';
 import { EXIT, type ExitCode, OperationError, RefusedError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -93,6 +94,7 @@ export class FailoverService {
   private serviceProblems: string[] = [];
   private snapshot: StateSnapshot | null = null;
   private published: string | null = null;
+  private fencer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private forceNext = false;
@@ -197,6 +199,12 @@ export class FailoverService {
     this.ticker = setInterval(() => {
       if (this.operationRunning()) this.refreshState(true).catch(() => undefined);
     }, this.options.progressEveryMs);
+    // A master demoted while unreachable is fenced as soon as it answers again (SPEC 4: promote, rule 8).
+    this.fencer = setInterval(() => {
+      this.fencePendingSite().catch((err: unknown) =>
+        this.log.warn({ err }, 'fencing the demoted site failed'),
+      );
+    }, config.health.intervalS * 1000);
     await this.refreshState(true);
     this.log.info({ topicRoot: config.topicRoot }, 'service started');
   }
@@ -224,6 +232,8 @@ export class FailoverService {
         );
       }
     }
+    if (this.fencer) clearInterval(this.fencer);
+    this.fencer = null;
     if (this.ticker) clearInterval(this.ticker);
     if (this.throttle) clearTimeout(this.throttle);
     this.ticker = null;
@@ -239,6 +249,18 @@ export class FailoverService {
     this.mqtt = null;
     this.log.info({ outcome }, 'service stopped');
     return outcome;
+  }
+
+  private fencing = false;
+
+  private async fencePendingSite(): Promise<void> {
+    if (this.fencing || this.stopping || this.operationRunning() || !this.persistent?.fence?.pending) return;
+    this.fencing = true;
+    try {
+      if (await applyPendingFence(this.rt.engine, this.rt.sites)) await this.refreshState(true);
+    } finally {
+      this.fencing = false;
+    }
   }
 
   /** Resolves when the operation the service is running (if any) has finished. */

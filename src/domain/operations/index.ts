@@ -38,6 +38,17 @@ export async function applyPendingFence(
   engine: Engine,
   sites: Record<'master' | 'slave', Site>,
 ): Promise<boolean> {
+  if (!(await engine.deps.store.load()).fence?.pending) return false;
+  // Under the operation lock: the state file is written, and a CLI operation may be running.
+  const lock = await engine.deps.store.lock('fence');
+  try {
+    return await fenceLocked(engine, sites);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function fenceLocked(engine: Engine, sites: Record<'master' | 'slave', Site>): Promise<boolean> {
   const state = await engine.deps.store.load();
   const fence = state.fence;
   if (!fence?.pending) return false;
