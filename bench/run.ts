@@ -38,7 +38,8 @@ async function changeMaster(sites: TwoSites): Promise<void> {
   const { stdout } = await execa('find', [join(sites.dirs.master, 'data', 'metadata'), '-type', 'f']);
   const files = stdout.split('\n').filter(Boolean);
   const count = Math.max(1, Math.round(files.length * CHANGED_SHARE));
-  for (const f of files.slice(0, count)) await execa('sh', ['-c', 'head -c 65536 /dev/urandom >> "$1"', 'sh', f]);
+  for (const f of files.slice(0, count))
+    await execa('sh', ['-c', 'head -c 65536 /dev/urandom >> "$1"', 'sh', f]);
 }
 
 async function plainScript(sites: TwoSites): Promise<Row> {
@@ -63,7 +64,9 @@ async function plainScript(sites: TwoSites): Promise<Row> {
   await waitForHealth(sites.urls.master, 'Healthy', 60_000);
   const downtimeS = (Date.now() - started) / 1000;
   await waitForHealth(sites.urls.slave, 'Healthy', 60_000);
-  const sent = Number(/Total transferred file size: ([\d,]+)/.exec(rsync.stdout)?.[1]?.replace(/,/g, '') ?? 0);
+  const sent = Number(
+    /Total transferred file size: ([\d,]+)/.exec(rsync.stdout)?.[1]?.replace(/,/g, '') ?? 0,
+  );
   return {
     approach: 'plain script (stop both, rsync, start)',
     downtimeS,
@@ -146,7 +149,9 @@ async function main(): Promise<void> {
       `\n${FILES} files, ${MB} MB, ${CHANGED_SHARE * 100}% of metadata changed since the last sync; slave over SSH\n`,
       '| approach | primary downtime (s) | total (s) | file data copied (MB) | note |',
       '|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.approach} | ${fmt(r.downtimeS)} | ${fmt(r.totalS)} | ${fmt(r.sentMB)} | ${r.note} |`),
+      ...rows.map(
+        (r) => `| ${r.approach} | ${fmt(r.downtimeS)} | ${fmt(r.totalS)} | ${fmt(r.sentMB)} | ${r.note} |`,
+      ),
       '',
       extra,
       '',

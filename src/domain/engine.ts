@@ -429,7 +429,7 @@ export class Engine {
           bytes: 0,
           files: 0,
           primaryDowntimeS: 0,
-          error: `interrupted at ${journal.step} (service crashed or was killed)`,
+          error: `interrupted at ${journal.step} (the process was killed, or its rollback could not reach a site) and rolled back later`,
         };
       }
       await this.deps.store.save(state);

@@ -7,6 +7,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createDocker } from '../adapters/docker/container.js';
+import { pidAlive } from '../adapters/files/state-store.js';
 import { MqttConnection, type PublishOptions } from '../adapters/mqtt/client.js';
 import {
   AVAILABILITY_OFFLINE,
@@ -59,15 +60,6 @@ const RETAINED: PublishOptions = { retain: true, qos: 1 };
 const NOT_RETAINED: PublishOptions = { retain: false, qos: 1 };
 
 type Busy = OperationKind | 'recovery';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class FailoverService {
   private readonly log: Logger;

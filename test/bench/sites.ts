@@ -8,9 +8,9 @@ import type { Layout } from '../../src/domain/layout.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { generateConfigTree } from './config-tree.js';
 import { freePort } from './mosquitto.js';
+import type { BenchInfo } from './provided.js';
 import { type SshdHandle, startSshd } from './sshd.js';
 import { removeContainer, startStandin, waitForHealth } from './standin.js';
-import type { BenchInfo } from './provided.js';
 
 export interface TwoSitesOptions {
   /** Short name for containers and dirs. */
@@ -128,7 +128,18 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
     env.SSH_KEY_FILE = sshd.clientKeyFile;
     env.SSH_KNOWN_HOSTS_FILE = sshd.knownHostsFile;
   }
-  const config = loadConfig({ env });
+  let config: Config;
+  try {
+    config = loadConfig({ env });
+  } catch (err) {
+    // a bad extraEnv must not leave containers and sshd behind
+    await Promise.all([
+      removeContainer(docker, containers.master),
+      removeContainer(docker, containers.slave),
+    ]);
+    await sshd?.stop();
+    throw err;
+  }
   const logger = createLogger({ level: env.LOG_LEVEL ?? 'silent' });
   return {
     base,

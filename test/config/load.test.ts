@@ -128,7 +128,12 @@ describe('loadConfig', () => {
     );
     expect(loadConfig({ env: {}, envFile }).failoverId).toBe('fromfile');
     // variables whose own name ends in _FILE are not mistaken for NAME_FILE secrets
-    await writeFile(envFile, `${Object.entries(minimal).map(([k, v]) => `${k}=${v}`).join('\n')}\nSSH_KEY_FILE=/etc/hostname\n`);
+    await writeFile(
+      envFile,
+      `${Object.entries(minimal)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\nSSH_KEY_FILE=/etc/hostname\n`,
+    );
     expect(loadConfig({ env: {}, envFile }).ssh.keyFile).toBe('/etc/hostname');
     expect(loadConfig({ env: { FAILOVER_ID: 'fromenv' }, envFile }).failoverId).toBe('fromenv');
 

@@ -91,7 +91,8 @@ const journalSchema = z.object({
 
 const lockSchema = z.object({ pid: z.number().int(), owner: z.string(), at: z.string() });
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
