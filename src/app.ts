@@ -1,6 +1,8 @@
 /**
  * What each CLI command does, on top of the runtime (composition root in runtime.ts).
  */
+import { CliEventPublisher } from './adapters/mqtt/event-publisher.js';
+import { buildUpstreamInclude, upstreamServerOf } from './adapters/swag/index.js';
 import type { CommandContext, CommandHandlers } from './cli/cli.js';
 import { ProgressPrinter } from './cli/progress.js';
 import type { SiteName } from './config/schema.js';
@@ -39,12 +41,15 @@ async function runOperationCommand(ctx: CommandContext, kind: OperationKind): Pr
   return withRuntime(ctx, async (rt) => {
     const progress = new ProgressPrinter(ctx.io.stderr);
     const events: unknown[] = [];
+    const publisher = new CliEventPublisher(ctx.config, ctx.logger.child({ module: 'mqtt' }));
+    await publisher.start();
     const detach = rt.observers.add({
       operation: (s) => {
         if (!ctx.args.json) progress.update(s);
       },
       event: (e) => {
         events.push(e);
+        publisher.publish(e);
         if (!ctx.args.json) {
           progress.finish();
           ctx.io.stderr.write(`${e.event_type}: ${e.message}\n`);
@@ -64,6 +69,7 @@ async function runOperationCommand(ctx: CommandContext, kind: OperationKind): Pr
     } finally {
       progress.finish();
       detach();
+      await publisher.stop();
     }
   });
 }
@@ -218,6 +224,35 @@ async function check(ctx: CommandContext, rt: Runtime): Promise<ExitCode> {
     );
   } else {
     add('both', 'versions', 'warn', 'could not read both Jellyfin versions');
+  }
+  const swag = ctx.config.swag;
+  if (swag) {
+    const expected = buildUpstreamInclude({
+      primary: state.primary,
+      standby: standbyOf(state),
+      servers: {
+        master: upstreamServerOf(ctx.config.sites.master.url, 'MASTER_URL'),
+        slave: upstreamServerOf(ctx.config.sites.slave.url, 'SLAVE_URL'),
+      },
+    });
+    const current = await rt.sites[swag.site].files.readText(swag.upstreamFile).catch(() => null);
+    if (current === null) {
+      add(
+        swag.site,
+        'swag include',
+        'fail',
+        `${swag.upstreamFile} does not exist: create it once as swag/README.md shows`,
+      );
+    } else if (current !== expected) {
+      add(
+        swag.site,
+        'swag include',
+        'warn',
+        `${swag.upstreamFile} does not route to ${state.primary} as primary yet; the next switch rewrites it`,
+      );
+    } else {
+      add(swag.site, 'swag include', 'ok', `${swag.upstreamFile} routes to ${state.primary}`);
+    }
   }
   const failed = lines.filter((l) => l.status === 'fail').length;
   const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;

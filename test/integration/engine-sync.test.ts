@@ -3,6 +3,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execa } from 'execa';
+import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { runOperation } from '../../src/domain/operations/index.js';
@@ -135,7 +136,17 @@ describe('the CLI on the bench', () => {
       expect.arrayContaining(['host', 'container', 'rsync', 'versions']),
     );
 
+    // Home Assistant hears of operations run from the CLI too
+    const heard: Array<{ event_type: string }> = [];
+    const probe = await mqtt.connectAsync(sites.env.MQTT_URL ?? '');
+    await probe.subscribeAsync(`jellyfin-failover/${sites.config.failoverId}/event`);
+    probe.on('message', (_topic, payload) =>
+      heard.push(JSON.parse(payload.toString()) as { event_type: string }),
+    );
     const sync = await cli('sync', '--json');
+    await new Promise((r) => setTimeout(r, 300));
+    await probe.endAsync();
+    expect(heard.map((e) => e.event_type)).toEqual(['sync_started', 'sync_succeeded']);
     expect(sync.exitCode).toBe(0);
     const body = JSON.parse(sync.stdout) as { ok: boolean; kind: string; state: { primary: string } };
     expect(body).toMatchObject({ ok: true, kind: 'sync', state: { primary: 'master' } });
