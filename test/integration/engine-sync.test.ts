@@ -27,6 +27,9 @@ describe('sync over SSH to a remote slave', () => {
     sites = await createTwoSites({ name: 'sync-basic', remote: 'slave' });
     await mkdir(`${sites.dirs.master}/plugins/configurations/empty dir`, { recursive: true });
     await writeFile(`${sites.dirs.master}/data/data/stale-in-master.txt`, 'new file');
+    // ACLs and extended attributes (e.g. a PUID group's rights, macOS metadata) must travel with the files
+    await exec('setfacl', ['-m', 'u:nobody:rw', `${sites.dirs.master}/system.xml`]);
+    await exec('setfattr', ['-n', 'user.jellyfin', '-v', 'kept', `${sites.dirs.master}/system.xml`]);
     rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
     const events: FailoverEvent[] = [];
     rt.observers.add({ event: (e) => events.push(e), operation: () => undefined });
@@ -48,6 +51,13 @@ describe('sync over SSH to a remote slave', () => {
     // empty directories arrive too (the database pass must not delete what the files pass created)
     expect((await stat(`${sites.dirs.slave}/plugins/configurations/empty dir`)).isDirectory()).toBe(true);
     expect(await readFile(`${sites.dirs.slave}/data/data/stale-in-master.txt`, 'utf8')).toBe('new file');
+    expect((await exec('getfacl', ['-p', `${sites.dirs.slave}/system.xml`])).stdout).toContain(
+      'user:nobody:rw-',
+    );
+    expect(
+      (await exec('getfattr', ['-n', 'user.jellyfin', '--only-values', `${sites.dirs.slave}/system.xml`]))
+        .stdout,
+    ).toBe('kept');
     // banner on slave, not on master
     const slaveBranding = await readFile(`${sites.dirs.slave}/branding.xml`, 'utf8');
     expect(slaveBranding).toContain('standby Jellyfin server');

@@ -14,6 +14,8 @@ type SshClient = InstanceType<typeof Client>;
 
 /** How long `stop()` waits, after Docker answered, for the container to be seen as not running. */
 const STOP_SETTLE_MS = 15_000;
+/** Longest wait for one Docker API answer (beyond a stop's grace period). */
+const API_TIMEOUT_MS = 60_000;
 const POLL_MS = 200;
 /** A Docker-over-SSH connection unused this long is closed. */
 const IDLE_CLOSE_MS = 30_000;
@@ -335,7 +337,7 @@ export class DockerContainer implements ContainerControl {
   async inspect(): Promise<ContainerInfo> {
     let info: Dockerode.ContainerInspectInfo;
     try {
-      info = await this.docker.getContainer(this.name).inspect();
+      info = await this.deadline(this.docker.getContainer(this.name).inspect(), API_TIMEOUT_MS, 'inspect');
     } catch (err) {
       if (statusOf(err) === 404)
         return { status: 'missing', restartPolicy: 'no', imageVersion: null, image: '' };
@@ -352,7 +354,8 @@ export class DockerContainer implements ContainerControl {
 
   async stop(graceS: number): Promise<void> {
     try {
-      await this.docker.getContainer(this.name).stop({ t: Math.max(0, Math.round(graceS)) });
+      const t = Math.max(0, Math.round(graceS));
+      await this.deadline(this.docker.getContainer(this.name).stop({ t }), t * 1000 + API_TIMEOUT_MS, 'stop');
     } catch (err) {
       if (statusOf(err) !== 304) throw this.apiError('stop', err);
     }
@@ -371,7 +374,7 @@ export class DockerContainer implements ContainerControl {
 
   async start(): Promise<void> {
     try {
-      await this.docker.getContainer(this.name).start();
+      await this.deadline(this.docker.getContainer(this.name).start(), API_TIMEOUT_MS, 'start');
     } catch (err) {
       if (statusOf(err) !== 304) throw this.apiError('start', err);
     }
@@ -379,9 +382,10 @@ export class DockerContainer implements ContainerControl {
 
   async setRestartPolicy(name: string): Promise<void> {
     try {
-      await this.docker
+      const update = this.docker
         .getContainer(this.name)
         .update({ RestartPolicy: { Name: name, MaximumRetryCount: 0 } });
+      await this.deadline(update, API_TIMEOUT_MS, 'update');
     } catch (err) {
       throw this.apiError(`set the restart policy to ${name} on`, err);
     }
@@ -438,6 +442,31 @@ export class DockerContainer implements ContainerControl {
         Buffer.concat(stderr).toString('utf8') +
         (exitCode === null ? `[jellyfin-failover] no exit code from docker exec\n` : ''),
     };
+  }
+
+  /**
+   * A Docker endpoint that goes silent (a peer that stops answering rather than closing the connection) must not
+   * hang an operation or its rollback: the call fails after `ms`, naming the container, and the journal keeps
+   * the undo for a later retry.
+   */
+  private async deadline<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `Docker did not answer ${what} for container ${this.name} within ${Math.round(ms / 1000)} s`,
+            ),
+          ),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([call, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private apiError(action: string, err: unknown): Error {
