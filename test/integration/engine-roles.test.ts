@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { runOperation } from '../../src/domain/operations/index.js';
@@ -95,3 +95,57 @@ async function rowCount(db: string): Promise<number> {
   const r = await execa('sqlite3', [db, 'SELECT count(*) FROM UserData;']);
   return Number(r.stdout.trim());
 }
+
+describe('rollback of a sync and of a failback', () => {
+  let sites: TwoSites | undefined;
+  let rt: Runtime | undefined;
+  afterEach(async () => {
+    await rt?.close();
+    await sites?.cleanup();
+    rt = undefined;
+    sites = undefined;
+  });
+
+  it('rollback after a sync gives the standby its previous tree back; roles do not move', async () => {
+    sites = await createTwoSites({ name: 'rb-sync', remote: 'none', masterWriteMs: 0 });
+    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    await writeFile(`${sites.dirs.slave}/only-on-slave.txt`, 'kept by rollback');
+    const slaveBefore = await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipWal: true });
+    await runOperation(rt.engine, rt.sites, 'sync', false);
+    await expect(stat(`${sites.dirs.slave}/only-on-slave.txt`)).rejects.toThrow();
+
+    const result = await runOperation(rt.engine, rt.sites, 'rollback', false);
+
+    expect(result.state.primary).toBe('master');
+    expect(result.state.lastSync?.result).toBe('rolled_back');
+    expect(await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipWal: true })).toEqual(slaveBefore);
+    expect(await rt.sites.slave.jellyfin.health()).toBe('healthy');
+    expect(await rt.sites.master.jellyfin.health()).toBe('healthy');
+  });
+
+  it('rollback after a failback makes slave primary again, master fenced with its own tree restored', async () => {
+    sites = await createTwoSites({ name: 'rb-failback', remote: 'none', masterWriteMs: 0 });
+    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    await runOperation(rt.engine, rt.sites, 'promote', false);
+    const masterFenced = await treeDigest(sites.dirs.master, { exclude: HOST_OWNED, skipWal: true });
+    await runOperation(rt.engine, rt.sites, 'failback', false);
+
+    const result = await runOperation(rt.engine, rt.sites, 'rollback', false);
+
+    expect(result.state.primary).toBe('slave');
+    expect(result.state.fence).toMatchObject({
+      site: 'master',
+      previousRestartPolicy: 'unless-stopped',
+      pending: false,
+    });
+    const master = await rt.sites.master.container.inspect();
+    expect(master.status).toBe('exited');
+    expect(master.restartPolicy).toBe('no');
+    expect(await treeDigest(sites.dirs.master, { exclude: HOST_OWNED, skipWal: true })).toEqual(masterFenced);
+    expect(await rt.sites.slave.jellyfin.health()).toBe('healthy');
+    // and failing back again works from there
+    const again = await runOperation(rt.engine, rt.sites, 'failback', false);
+    expect(again.state.primary).toBe('master');
+    expect((await rt.sites.master.container.inspect()).restartPolicy).toBe('unless-stopped');
+  });
+});
