@@ -184,7 +184,7 @@ async function check(ctx: CommandContext, rt: Runtime): Promise<ExitCode> {
             ? 'installed'
             : tool === 'rsync'
               ? 'not installed: install rsync on this host'
-              : 'not installed: copies are not verified with PRAGMA quick_check',
+              : 'not installed: copies to this site are not verified with PRAGMA quick_check, and users writing to it as the standby (rule 3, standby_diverged) cannot be detected. Install sqlite3 on this host',
         );
       }
       if (isStandby) {
