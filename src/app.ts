@@ -184,7 +184,9 @@ async function check(ctx: CommandContext, rt: Runtime): Promise<ExitCode> {
             ? 'installed'
             : tool === 'rsync'
               ? 'not installed: install rsync on this host'
-              : 'not installed: copies to this site are not verified with PRAGMA quick_check, and users writing to it as the standby (rule 3, standby_diverged) cannot be detected. Install sqlite3 on this host',
+              : site.isLocal
+                ? 'not installed here: copied databases are not verified (PRAGMA quick_check) and users writing to the standby (standby_diverged) go unnoticed. Install sqlite3'
+                : "not installed: operations read copies of its database with this host's sqlite3 instead (slower), and the standby_diverged sensor between operations stays off. Install sqlite3 there",
         );
       }
       if (isStandby) {

@@ -3,6 +3,7 @@
  * connects until an adapter is first used.
  */
 
+import { FetchingDatabaseReader } from './adapters/database-reader.js';
 import { createDocker, DockerContainer } from './adapters/docker/container.js';
 import { SiteFiles } from './adapters/files/site-files.js';
 import { FileStateStore } from './adapters/files/state-store.js';
@@ -97,10 +98,16 @@ export function createRuntime(config: Config, logger: Logger, overrides: Runtime
           logger.child({ module: 'swag' }),
         )
       : new NoTrafficSwitch(logger.child({ module: 'traffic' })));
+  const databases = new FetchingDatabaseReader(
+    { master: { ssh: config.sites.master.ssh }, slave: { ssh: config.sites.slave.ssh } },
+    config.ssh,
+    logger.child({ module: 'databases' }),
+  );
   const engine = new Engine({
     sites,
     store,
     copier,
+    databases,
     traffic,
     settings,
     logger: logger.child({ module: 'engine' }),

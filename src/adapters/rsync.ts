@@ -72,7 +72,8 @@ export class RsyncError extends CommandError {
   override readonly name: string = 'RsyncError';
 }
 
-function rshCommand(target: SshTarget, ssh: SshOptions): string {
+/** The ssh command rsync runs (-e): key only, batch mode, the pinned known_hosts. */
+export function rshCommand(target: SshTarget, ssh: SshOptions): string {
   const parts = ['ssh', '-p', String(target.port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
   parts.push('-o', 'ConnectTimeout=15', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3');
   parts.push('-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no');

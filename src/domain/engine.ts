@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { type EngineObserver, IDLE, makeEvent, type OperationStatus } from './events.js';
 import type { Journal, UndoAction } from './journal.js';
 import type { Layout } from './layout.js';
-import type { Copier, Site, StateStore, TrafficSwitch } from './ports.js';
+import type { Copier, DatabaseReader, Site, StateStore, TrafficSwitch } from './ports.js';
 import type { OperationKind, PersistentState } from './state.js';
 
 export interface EngineSettings {
@@ -25,6 +25,8 @@ export interface EngineDeps {
   sites: Record<SiteName, Site>;
   store: StateStore;
   copier: Copier;
+  /** Reads databases of sites whose host has no sqlite3; absent: such databases are not read. */
+  databases?: DatabaseReader;
   traffic: TrafficSwitch;
   settings: EngineSettings;
   logger: Logger;

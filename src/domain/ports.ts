@@ -143,3 +143,15 @@ export interface Site {
   container: ContainerControl;
   jellyfin: JellyfinProbe;
 }
+
+/**
+ * Reads a site's database on the service's own host, for sites whose host has no sqlite3 (Unraid ships none):
+ * a copy is fetched and queried locally. Null when that is not possible either.
+ */
+export interface DatabaseReader {
+  /** `quickCheck`: 'ok' or sqlite3's complaint; `fingerprint`: as SiteFilesPort.userDataFingerprint. */
+  inspect(
+    site: SiteName,
+    database: string,
+  ): Promise<{ quickCheck: string | null; fingerprint: string | null } | null>;
+}

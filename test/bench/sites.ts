@@ -34,6 +34,8 @@ export interface TwoSitesOptions {
   extraEnv?: Record<string, string>;
   /** The bench (default: what vitest's global setup provides); benchmarks pass their own. */
   bench?: BenchInfo;
+  /** Programs the remote site's host lacks (see startSshd's hideCommands), e.g. ['sqlite3'] as on Unraid. */
+  remoteLacks?: string[];
   /** Stand-in startup delay in ms (default 300). */
   startupDelayMs?: number;
 }
@@ -104,7 +106,7 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
   ]);
 
   const remote = options.remote ?? 'slave';
-  const sshd = remote === 'none' ? null : await startSshd();
+  const sshd = remote === 'none' ? null : await startSshd({ hideCommands: options.remoteLacks ?? [] });
   const env: Record<string, string> = {
     MQTT_URL: bench.mqttUrl,
     FAILOVER_ID: options.name.replace(/[^a-z0-9]/g, '_'),

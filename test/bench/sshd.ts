@@ -51,6 +51,11 @@ export interface SshdHandle {
 export interface StartSshdOptions {
   /** Default: a loopback address `127.0.0.x`, x in 2..250, different for each call of this process. */
   address?: string;
+  /**
+   * Programs this "host" does not have: sessions run with a PATH of links to everything else (e.g. `sqlite3`,
+   * which Unraid does not ship).
+   */
+  hideCommands?: string[];
   /** Default: a port found free on that address. */
   port?: number;
 }
@@ -114,8 +119,9 @@ function knownHostsLines(address: string, port: number, keyLine: string): string
   return `${hosts} ${keyTypeAndBlob}\n`;
 }
 
-function sshdConfig(dir: string, address: string, port: number): string {
+function sshdConfig(dir: string, address: string, port: number, forceCommand?: string): string {
   return [
+    ...(forceCommand ? [`ForceCommand ${forceCommand}`] : []),
     `ListenAddress ${address}:${port}`,
     `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
@@ -378,6 +384,35 @@ async function ensureBenchUser(): Promise<void> {
   await execa('usermod', ['--password', '*', BENCH_USER]);
 }
 
+/**
+ * A session wrapper (sshd ForceCommand) whose PATH holds links to every program of the standard directories but
+ * the hidden ones, so `command -v <hidden>` fails on this "host" while rsync, docker and the rest work.
+ */
+async function restrictedSession(dir: string, hide: string[]): Promise<string> {
+  const bin = join(dir, 'bin');
+  const script = [
+    'set -e',
+    'mkdir -p "$1"',
+    'bin="$1"; shift',
+    'for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do',
+    '  for f in "$d"/*; do',
+    '    n=$(basename "$f")',
+    '    for h in "$@"; do [ "$n" = "$h" ] && continue 2; done',
+    '    [ -x "$f" ] && [ ! -e "$bin/$n" ] && ln -s "$f" "$bin/$n"',
+    '  done',
+    'done',
+    'true',
+  ].join('\n');
+  await execa('sh', ['-c', script, 'sh', bin, ...hide]);
+  const session = join(dir, 'session.sh');
+  await writeFile(
+    session,
+    `#!/bin/sh\nPATH='${bin}'\nexport PATH\nexec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n`,
+    { mode: 0o755 },
+  );
+  return session;
+}
+
 /** Starts a fresh sshd for one test; see `SshdHandle`. Call `stop()` in the test's cleanup. */
 export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle> {
   benchUserReady ??= ensureBenchUser();
@@ -397,12 +432,15 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
     ]);
     const hostKeyFingerprint = fingerprintLine.split(' ')[1] ?? '';
 
+    const forceCommand = opts.hideCommands?.length
+      ? await restrictedSession(dir, opts.hideCommands)
+      : undefined;
     // A port found free can be taken before sshd binds it; with no fixed port, try a few.
     const attempts = opts.port === undefined ? 3 : 1;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
       const port = opts.port ?? (await freePort(address));
-      await writeFile(join(dir, 'sshd_config'), sshdConfig(dir, address, port));
+      await writeFile(join(dir, 'sshd_config'), sshdConfig(dir, address, port, forceCommand));
       const knownHostsFile = join(dir, 'known_hosts');
       await writeFile(knownHostsFile, knownHostsLines(address, port, hostKey.publicKey));
       const sshd = new BenchSshd(

@@ -166,3 +166,39 @@ async function userData(db: string): Promise<string> {
     await execa('sqlite3', [db, 'SELECT UserId, ItemId, PlaybackPositionTicks FROM UserData ORDER BY 1, 2;'])
   ).stdout;
 }
+
+describe('a standby host without sqlite3 (as Unraid ships)', () => {
+  let sites: TwoSites | undefined;
+  let rt: Runtime | undefined;
+  afterEach(async () => {
+    await rt?.close();
+    await sites?.cleanup();
+    rt = undefined;
+    sites = undefined;
+  });
+
+  it('rule 3 still holds: the copy is verified and divergence detected on a copy read by this host', async () => {
+    sites = await createTwoSites({
+      name: 'nosqlite',
+      remote: 'slave',
+      masterWriteMs: 0,
+      remoteLacks: ['sqlite3'],
+    });
+    const r = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    rt = r;
+    expect(await r.sites.slave.files.hasCommand('sqlite3')).toBe(false);
+    expect(await r.sites.slave.files.hasCommand('rsync')).toBe(true);
+    const first = await runOperation(r.engine, r.sites, 'sync', false);
+    expect(first.state.standbyFingerprint?.value).toMatch(/^userdata\|/);
+
+    await r.sites.slave.container.stop(10);
+    await sites.recreate('slave', { writeIntervalMs: 100 });
+    await new Promise((res) => setTimeout(res, 2000));
+    await r.sites.slave.container.stop(10);
+    await sites.recreate('slave', { writeIntervalMs: 0 });
+
+    await expect(runOperation(r.engine, r.sites, 'sync', false)).rejects.toMatchObject({
+      reason: 'standby_diverged',
+    });
+  });
+});

@@ -146,9 +146,8 @@ export function preflightCopy(options: { checkVersions: boolean }): Step {
     ];
     const recorded = run.before.standbyFingerprint;
     if (recorded && recorded.site === to.name && run.layout) {
-      const current = await to.files.userDataFingerprint(
-        `${to.configDir}/${layoutPaths(run.layout).database}`,
-      );
+      const current = (await readDatabase(run, to, `${to.configDir}/${layoutPaths(run.layout).database}`))
+        .fingerprint;
       const diverged = checkDivergence({ standbyLabel: to.name, recorded: recorded.value, current });
       if (diverged) {
         run.deps.observer.event(makeEvent('standby_diverged', diverged.message, { site: to.name }));
@@ -308,6 +307,27 @@ export function restartSource(name: string): Step {
   });
 }
 
+/**
+ * Reads a database with sqlite3 on its own host; where that host has none (Unraid ships none), with the
+ * service host's sqlite3 on a fetched copy, so neither verification nor divergence detection is lost.
+ */
+async function readDatabase(
+  run: OperationRun,
+  site: Site,
+  database: string,
+): Promise<{ quickCheck: string | null; fingerprint: string | null }> {
+  if (site.isLocal || (await site.files.hasCommand('sqlite3'))) {
+    return {
+      quickCheck: await site.files.quickCheck(database),
+      fingerprint: await site.files.userDataFingerprint(database),
+    };
+  }
+  const fetched = await run.deps.databases?.inspect(site.name, database);
+  if (fetched)
+    run.log.info({ site: site.name }, `no sqlite3 on ${site.name}: read a copy of its database here`);
+  return fetched ?? { quickCheck: null, fingerprint: null };
+}
+
 /** PRAGMA quick_check on the copied database (where sqlite3 exists), and the fingerprint for rule 3. */
 export function verifyCopy(): Step {
   return step('verify', 5, async (run) => {
@@ -315,16 +335,16 @@ export function verifyCopy(): Step {
     const staging = treePaths(run.to.configDir).staging;
     const database = `${staging}/${layoutPaths(run.layout).database}`;
     if (!(await run.to.files.exists(database))) throw new Error(`the copy has no database at ${database}`);
-    const check = await run.to.files.quickCheck(database);
+    const { quickCheck: check, fingerprint } = await readDatabase(run, run.to, database);
     if (check === null) {
       run.log.warn(
         { site: run.to.name },
-        'sqlite3 is not installed on the destination host: database not verified',
+        'no sqlite3 on the destination host nor on this one: the copied database is not verified',
       );
     } else if (check !== 'ok') {
       throw new Error(`PRAGMA quick_check on the copied database says: ${check.slice(0, 300)}`);
     }
-    run.fingerprint = await run.to.files.userDataFingerprint(database);
+    run.fingerprint = fingerprint;
   });
 }
 
