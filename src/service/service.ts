@@ -152,6 +152,7 @@ export class FailoverService {
     } finally {
       this.busy = null;
     }
+    await this.writeFirstSwagInclude();
 
     this.monitor = new HealthMonitor(
       {
@@ -241,6 +242,32 @@ export class FailoverService {
     this.mqtt = null;
     this.log.info({ outcome }, 'service stopped');
     return outcome;
+  }
+
+  /**
+   * SWAG's proxy conf needs the include to exist before nginx accepts it: write it once for the current roles
+   * (tested and reloaded like any switch). A failure is a problem in `B/state`, not a reason to stop.
+   */
+  private async writeFirstSwagInclude(): Promise<void> {
+    const swag = this.rt.config.swag;
+    if (!swag) return;
+    try {
+      if (await this.rt.sites[swag.site].files.exists(swag.upstreamFile)) return;
+      const state = await this.rt.store.load();
+      await this.rt.engine.deps.traffic.switchTo(
+        state.primary,
+        state.primary === 'master' ? 'slave' : 'master',
+      );
+      this.log.info(
+        { file: swag.upstreamFile, primary: state.primary },
+        'wrote the first SWAG upstream include',
+      );
+    } catch (err) {
+      this.log.warn({ err, file: swag.upstreamFile }, 'could not write the first SWAG upstream include');
+      this.serviceProblems.push(
+        `SWAG include ${swag.upstreamFile} is missing and could not be written: ${(err as Error).message}`,
+      );
+    }
   }
 
   private fencing = false;

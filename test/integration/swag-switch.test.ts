@@ -18,6 +18,7 @@ import { freePort } from '../bench/mosquitto.js';
 import { createTwoSites, type TwoSites } from '../bench/sites.js';
 import { startSshd } from '../bench/sshd.js';
 import { removeContainer, startSwag, waitForHealth } from '../bench/standin.js';
+import { startService } from '../service/mqtt-probe.js';
 
 // SPEC section 5 against real nginx (the SWAG stand-in): the shipped proxy-conf sample, the include the service
 // writes, `nginx -t` / `nginx -s reload` through Docker, and the backend that answers through the proxy. The tests
@@ -152,6 +153,16 @@ describe('SWAG traffic switching through real nginx', () => {
       await sites.cleanup();
     }
     if (swagDir) await rm(swagDir, { recursive: true, force: true });
+  });
+
+  it('the service writes the first include at start when it is missing, tested and reloaded', async () => {
+    await rm(upstreamFile);
+    const running = await startService(sites);
+    try {
+      await expectRoutedTo('master');
+    } finally {
+      await running.stop();
+    }
   });
 
   it('with master stopped and no command given, nginx falls back to the backup server, slave', async () => {
