@@ -98,6 +98,10 @@ function remoteSpec(target: SshTarget, path: string): string {
 /** The rsync argv for a copy, and the shell of the host it runs on (SPEC: the host that holds one end). */
 export function buildRsync(req: CopyRequest, ssh: SshOptions): { shell: HostShell; argv: string[] } {
   const argv = ['rsync', '-aAXH', '--numeric-ids', '--protect-args', '--no-inc-recursive', '--stats'];
+  // rsync's quick check compares whole seconds by default: a file of the same size written in the same second
+  // (e.g. device.txt of two servers started together) counts as unchanged and, with --link-dest, the
+  // destination's different content is linked in. Compare nanoseconds.
+  argv.push('--modify-window=-1');
   argv.push('--info=progress2', '--outbuf=L');
   if (req.delete) argv.push('--delete');
   if (req.dryRun) argv.push('--dry-run');

@@ -30,6 +30,7 @@ describe('rsync arguments', () => {
     expect(runOn.label).toBe('local');
     expect(argv.slice(0, 4)).toEqual(['rsync', '-aAXH', '--numeric-ids', '--protect-args']);
     expect(argv).toContain('--delete');
+    expect(argv).toContain('--modify-window=-1');
     expect(argv).toContain('--link-dest=/srv/slave dir');
     const rsh = argv[argv.indexOf('-e') + 1] ?? '';
     expect(rsh).toMatch(/^ssh -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=yes/);

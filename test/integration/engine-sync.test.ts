@@ -115,6 +115,33 @@ describe('sync in the other directions and layouts', () => {
   });
 });
 
+describe('change detection', () => {
+  let sites: TwoSites | undefined;
+  let rt: Runtime | undefined;
+  afterEach(async () => {
+    await rt?.close();
+    await sites?.cleanup();
+    rt = undefined;
+    sites = undefined;
+  });
+
+  it('copies a file of the same size written in the same second as the standby copy (no stale hard link)', async () => {
+    sites = await createTwoSites({ name: 'same-second', remote: 'none', masterWriteMs: 0 });
+    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const rel = 'plugins/configurations/same-second.xml';
+    await mkdir(`${sites.dirs.master}/plugins/configurations`, { recursive: true });
+    await mkdir(`${sites.dirs.slave}/plugins/configurations`, { recursive: true });
+    await writeFile(`${sites.dirs.master}/${rel}`, '<Value>master</Value>\n');
+    await writeFile(`${sites.dirs.slave}/${rel}`, '<Value>slave!</Value>\n');
+    await exec('touch', ['-d', '2026-11-26 10:00:00.100000000', `${sites.dirs.master}/${rel}`]);
+    await exec('touch', ['-d', '2026-11-26 10:00:00.900000000', `${sites.dirs.slave}/${rel}`]);
+
+    await runOperation(rt.engine, rt.sites, 'sync', false);
+
+    expect(await readFile(`${sites.dirs.slave}/${rel}`, 'utf8')).toBe('<Value>master</Value>\n');
+  });
+});
+
 describe('the CLI on the bench', () => {
   let sites: TwoSites | undefined;
   afterEach(async () => {
