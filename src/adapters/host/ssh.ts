@@ -612,8 +612,18 @@ export class SshShell implements HostShell {
             });
           }
         };
-        if (channel.stderr.readableEnded || channel.stderr.destroyed) done();
-        else channel.stderr.once('end', done);
+        // The exit status can be handled a moment after the close under load: give it that moment before
+        // calling the connection dropped.
+        const finish = () => {
+          if (exit !== null) return done();
+          const late = setTimeout(done, 250);
+          channel.once('exit', () => {
+            clearTimeout(late);
+            setImmediate(done);
+          });
+        };
+        if (channel.stderr.readableEnded || channel.stderr.destroyed) finish();
+        else channel.stderr.once('end', finish);
       });
 
       if (options.timeoutMs !== undefined) {
