@@ -1,7 +1,7 @@
 import { type Layout, layoutPaths } from '../../domain/layout.js';
 import { OWNED_SUFFIXES } from '../../domain/paths.js';
-import type { HostShell, SiteFilesPort } from '../../domain/ports.js';
-import { CommandError } from '../../errors.js';
+import type { ExecOptions, ExecResult, HostShell, SiteFilesPort } from '../../domain/ports.js';
+import { CommandError, HostUnreachableError } from '../../errors.js';
 
 /** Writes stdin to a temp file beside the target, keeps the old file's owner and mode, then renames. */
 const ATOMIC_WRITE = [
@@ -19,12 +19,27 @@ const ATOMIC_WRITE = [
 export class SiteFiles implements SiteFilesPort {
   constructor(private readonly shell: HostShell) {}
 
+  /**
+   * Every command here is safe to repeat (reads, `mkdir -p`, removal of owned trees, a move that refuses to
+   * overwrite, an atomic write), so one that lost its SSH channel without an exit status is run once more
+   * before the failure counts: a transient drop must not fail (and roll back) an operation.
+   */
+  private async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    try {
+      return await this.shell.exec(argv, options);
+    } catch (err) {
+      if (!(err instanceof HostUnreachableError) || err.reason !== 'dropped') throw err;
+      await new Promise((r) => setTimeout(r, 500));
+      return this.shell.exec(argv, options);
+    }
+  }
+
   get label(): string {
     return this.shell.label;
   }
 
   private async run(argv: string[], what: string, input?: string): Promise<string> {
-    const r = await this.shell.exec(argv, input === undefined ? {} : { input });
+    const r = await this.exec(argv, input === undefined ? {} : { input });
     if (r.exitCode !== 0) {
       throw new CommandError(
         `${what} failed on ${this.shell.label} (exit ${r.exitCode}): ${r.stderr.trim() || r.stdout.trim()}`,
@@ -43,7 +58,7 @@ export class SiteFiles implements SiteFilesPort {
   /** Null when the host runs commands; else why not (connection refused, host key, auth, ...). */
   async unreachableReason(): Promise<string | null> {
     try {
-      const r = await this.shell.exec(['true'], { timeoutMs: 15_000 });
+      const r = await this.exec(['true'], { timeoutMs: 15_000 });
       return r.exitCode === 0 ? null : `running a command failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
@@ -51,15 +66,15 @@ export class SiteFiles implements SiteFilesPort {
   }
 
   async exists(path: string): Promise<boolean> {
-    return (await this.shell.exec(['test', '-e', path])).exitCode === 0;
+    return (await this.exec(['test', '-e', path])).exitCode === 0;
   }
 
   async isDir(path: string): Promise<boolean> {
-    return (await this.shell.exec(['test', '-d', path])).exitCode === 0;
+    return (await this.exec(['test', '-d', path])).exitCode === 0;
   }
 
   async hasCommand(name: string): Promise<boolean> {
-    return (await this.shell.exec(['sh', '-c', 'command -v "$1" >/dev/null', 'sh', name])).exitCode === 0;
+    return (await this.exec(['sh', '-c', 'command -v "$1" >/dev/null', 'sh', name])).exitCode === 0;
   }
 
   /** The layout whose database file exists in `configDir`, or null. */
@@ -117,7 +132,7 @@ export class SiteFiles implements SiteFilesPort {
   }
 
   async readText(path: string): Promise<string | null> {
-    const r = await this.shell.exec(['cat', '--', path]);
+    const r = await this.exec(['cat', '--', path]);
     return r.exitCode === 0 ? r.stdout : null;
   }
 
@@ -129,7 +144,7 @@ export class SiteFiles implements SiteFilesPort {
   /** `PRAGMA quick_check` through the host's sqlite3: 'ok', the problem text, or null without sqlite3. */
   async quickCheck(database: string): Promise<string | null> {
     if (!(await this.hasCommand('sqlite3'))) return null;
-    const r = await this.shell.exec(['sqlite3', database, 'PRAGMA quick_check;']);
+    const r = await this.exec(['sqlite3', database, 'PRAGMA quick_check;']);
     if (r.exitCode !== 0) return (r.stderr || r.stdout).trim() || `sqlite3 exit ${r.exitCode}`;
     return r.stdout.trim();
   }
@@ -145,7 +160,7 @@ export class SiteFiles implements SiteFilesPort {
       "SELECT 'userdata', count(*), coalesce(max(LastPlayedDate),''), total(PlaybackPositionTicks), total(PlayCount) FROM UserData;",
       "SELECT 'users', count(*) FROM Users;",
     ].join(' ');
-    const r = await this.shell.exec(['sqlite3', '-readonly', database, query]);
+    const r = await this.exec(['sqlite3', '-readonly', database, query]);
     if (r.exitCode !== 0) return null;
     return r.stdout.trim().replace(/\n/g, ';');
   }
