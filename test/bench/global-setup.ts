@@ -6,6 +6,7 @@ import { DOCKER_SOCKET, ensureDockerd } from './dockerd.js';
 import { buildBenchImages } from './images.js';
 import { startMosquitto } from './mosquitto.js';
 import { ensurePackages } from './packages.js';
+import { ensureBenchUser } from './sshd.js';
 import './provided.js';
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -18,6 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = Date.now();
   const workDir = await mkdtemp(join(tmpdir(), 'jf-bench-'));
   await ensurePackages(log);
+  await ensureBenchUser();
   const stopDockerd = await ensureDockerd(workDir, log);
   const mosquitto = await startMosquitto(workDir);
   const images = await buildBenchImages(log);

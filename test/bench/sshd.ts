@@ -363,7 +363,14 @@ export const BENCH_USER = 'jfbench';
 
 let benchUserReady: Promise<void> | undefined;
 
-async function ensureBenchUser(): Promise<void> {
+/**
+ * Creates the bench login once. It only writes /etc/passwd and /etc/shadow when they lack it: rewriting them while
+ * another test's sshd opens a session makes that session die without an exit status. The global setup calls
+ * this before any test runs.
+ */
+export async function ensureBenchUser(): Promise<void> {
+  const shadow = await execa('getent', ['shadow', BENCH_USER], { reject: false });
+  if (shadow.exitCode === 0 && shadow.stdout.split(':')[1] === '*') return;
   const present = await execa('getent', ['passwd', BENCH_USER], { reject: false });
   if (present.exitCode !== 0) {
     await execa('useradd', [
