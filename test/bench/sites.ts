@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config/load.js';
 import type { Layout } from '../../src/domain/layout.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { createRuntime, type Runtime, type RuntimeOverrides } from '../../src/runtime.js';
 import { generateConfigTree } from './config-tree.js';
 import { freePort } from './mosquitto.js';
 import type { BenchInfo } from './provided.js';
@@ -162,6 +163,36 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
       ]);
       await sshd?.stop();
       await rm(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Two sites and their runtimes per test: call inside a `describe`. What `create` and `runtime` make is closed
+ * and removed after each test (runtimes first, then containers, sshd and trees).
+ */
+export function sitesPerTest(): {
+  create(options: TwoSitesOptions): Promise<TwoSites>;
+  runtime(sites: TwoSites, overrides?: RuntimeOverrides, config?: Config): Runtime;
+} {
+  let made: TwoSites[] = [];
+  let runtimes: Runtime[] = [];
+  afterEach(async () => {
+    for (const rt of runtimes) await rt.close();
+    for (const sites of made) await sites.cleanup();
+    made = [];
+    runtimes = [];
+  });
+  return {
+    async create(options) {
+      const sites = await createTwoSites(options);
+      made.push(sites);
+      return sites;
+    },
+    runtime(sites, overrides = { healthPollMs: 200 }, config = sites.config) {
+      const rt = createRuntime(config, sites.logger, overrides);
+      runtimes.push(rt);
+      return rt;
     },
   };
 }

@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
 import {
   envFileText,
   killCliProcesses,
@@ -15,20 +14,15 @@ import {
   waitFor,
   waitSiteHealthy,
 } from '../bench/faults.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest, type TwoSites } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 const NOT_SYNCED = ['cache', 'log', 'data/transcodes', 'branding.xml'];
 
 describe('the CLI SIGKILLed mid-operation', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
+  const fixture = sitesPerTest();
+  afterEach(() => {
     killCliProcesses();
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
   });
 
   async function writeEnvFile(s: TwoSites, extra: Record<string, string> = {}): Promise<string> {
@@ -38,14 +32,14 @@ describe('the CLI SIGKILLed mid-operation', () => {
   }
 
   it('killed after the swap while slave starts: the next CLI run rolls the promote back, then syncs', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-crash-swap',
       remote: 'none',
       files: 80,
       totalBytes: 2 * 1024 * 1024,
     });
     const envFile = await writeEnvFile(sites);
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const masterBefore = await siteData(sites.dirs.master);
 
     const promote = spawnCli(['promote', '--env-file', envFile]);
@@ -53,7 +47,7 @@ describe('the CLI SIGKILLed mid-operation', () => {
     await waitFor(
       'promote to start slave after the swap',
       async () => {
-        const j = await readJournalFile(sites?.dirs.state ?? '');
+        const j = await readJournalFile(sites.dirs.state ?? '');
         return j?.step === 'start-slave' && j.undo.at(-1)?.kind === 'stop-container';
       },
       120_000,
@@ -103,7 +97,7 @@ describe('the CLI SIGKILLed mid-operation', () => {
   });
 
   it('killed during the final copy: recovery restores the standby and restarts both sites', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-crash-copy',
       remote: 'none',
       files: 1000,
@@ -112,7 +106,7 @@ describe('the CLI SIGKILLed mid-operation', () => {
       extraEnv: { SYNC_PRECOPY: 'false' },
     });
     const envFile = await writeEnvFile(sites);
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
     const slaveBefore = await siteData(sites.dirs.slave);
@@ -121,7 +115,7 @@ describe('the CLI SIGKILLed mid-operation', () => {
     const promote = spawnCli(['promote', '--env-file', envFile]);
     await waitFor(
       'the final copy',
-      async () => (await readJournalFile(sites?.dirs.state ?? ''))?.step === 'final-copy',
+      async () => (await readJournalFile(sites.dirs.state ?? ''))?.step === 'final-copy',
       120_000,
       10,
     );

@@ -6,9 +6,8 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runOperation } from '../../src/domain/operations/index.js';
 import { OperationError, RefusedError } from '../../src/errors.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { ownedTreesBeside, Recorder, siteData, siteOutcome, waitSiteHealthy } from '../bench/faults.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 const exec = promisify(execFile);
@@ -28,28 +27,24 @@ async function smallDisk(size: string): Promise<{ dir: string; remove(): Promise
 }
 
 describe('standby disk full', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
   let disk: { dir: string; remove(): Promise<void> } | undefined;
+  // Registered first so it runs last (after hooks run in reverse): the tmpfs goes once the sites are removed.
   afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
     await disk?.remove();
-    rt = undefined;
-    sites = undefined;
     disk = undefined;
   });
+  const fixture = sitesPerTest();
 
   it('a standby disk too small for the copy is refused up front, nothing changed', async () => {
     disk = await smallDisk('8m');
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-disk-small',
       remote: 'none',
       files: 60,
       totalBytes: 2 * 1024 * 1024,
       slaveParent: disk.dir,
     });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
     const slaveBefore = await siteData(sites.dirs.slave);
@@ -70,7 +65,7 @@ describe('standby disk full', () => {
   it('a disk that fills up during the copy: No space left on device, staging removed, standby restored', async () => {
     // Room for the copy plus the preflight's margin, so preflight passes; the disk fills as the pre-copy starts.
     disk = await smallDisk('112m');
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-disk-fill',
       remote: 'none',
       files: 200,
@@ -78,7 +73,7 @@ describe('standby disk full', () => {
       emptySlave: true,
       slaveParent: disk.dir,
     });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
     const slaveBefore = await siteData(sites.dirs.slave);

@@ -2,10 +2,9 @@ import { execFile } from 'node:child_process';
 import { access, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runOperation } from '../../src/domain/operations/index.js';
 import { OperationError } from '../../src/errors.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
 import {
   DB_REL,
   dbFacts,
@@ -15,24 +14,17 @@ import {
   siteOutcome,
   waitSiteHealthy,
 } from '../bench/faults.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 const exec = promisify(execFile);
 const NEVER_HEALTHY = '.standin-never-healthy-on-port';
 
 describe('standby start faults and live databases', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('a standby that never becomes healthy: START_TIMEOUT_S expires, the old tree comes back and serves', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-never-healthy',
       remote: 'none',
       files: 80,
@@ -41,7 +33,7 @@ describe('standby start faults and live databases', () => {
     });
     // Master's tree carries a file that keeps the stand-in on the slave's port Degraded forever.
     await writeFile(join(sites.dirs.master, NEVER_HEALTHY), `${sites.ports.slave}\n`);
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
     const slaveBefore = await siteData(sites.dirs.slave);
@@ -87,7 +79,7 @@ describe('standby start faults and live databases', () => {
   });
 
   it('promote to a slave that never becomes healthy: rolled back, master unfenced and primary again', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-promote-unhealthy',
       remote: 'none',
       files: 80,
@@ -95,7 +87,7 @@ describe('standby start faults and live databases', () => {
       extraEnv: { START_TIMEOUT_S: '5' },
     });
     await writeFile(join(sites.dirs.master, NEVER_HEALTHY), `${sites.ports.slave}\n`);
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
     const slaveBefore = await siteData(sites.dirs.slave);
@@ -135,14 +127,14 @@ describe('standby start faults and live databases', () => {
   });
 
   it('master writing its database every 100 ms during the pre-copy still gives a sound copy on slave', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-live-writes',
       remote: 'none',
       files: 600,
       totalBytes: 48 * 1024 * 1024,
       masterWriteMs: 100,
     });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
     // Activity rows of master's database when the pre-copy starts and when it is done (master still running):
@@ -152,7 +144,7 @@ describe('standby start faults and live databases', () => {
     rt.observers.add({
       event: () => undefined,
       operation: (s) => {
-        const dir = sites?.dirs.master;
+        const dir = sites.dirs.master;
         if (!dir || !['pre-copy', 'stop-standby'].includes(s.step) || s.step in counts) return;
         counts[s.step] = -1;
         pending.push(

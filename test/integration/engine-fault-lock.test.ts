@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runOperation } from '../../src/domain/operations/index.js';
 import { OperationError, RefusedError } from '../../src/errors.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
 import {
   envFileText,
   killCliProcesses,
@@ -14,17 +13,12 @@ import {
   waitFor,
   waitSiteHealthy,
 } from '../bench/faults.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest, type TwoSites } from '../bench/sites.js';
 
 describe('one operation at a time across the service and the CLI', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
+  const fixture = sitesPerTest();
+  afterEach(() => {
     killCliProcesses();
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
   });
 
   async function writeEnvFile(s: TwoSites, extra: Record<string, string> = {}): Promise<string> {
@@ -34,14 +28,14 @@ describe('one operation at a time across the service and the CLI', () => {
   }
 
   it('two CLI syncs started at once: exactly one runs, the other exits 3 (busy)', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-lock',
       remote: 'none',
       files: 80,
       totalBytes: 2 * 1024 * 1024,
     });
     const envFile = await writeEnvFile(sites);
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
 
     const runs = await Promise.all([
       spawnCli(['sync', '--json', '--env-file', envFile]).done,
@@ -60,7 +54,7 @@ describe('one operation at a time across the service and the CLI', () => {
 
   it('the service (an engine in another process) and the CLI never run operations at the same time', async () => {
     // A standby that never becomes healthy keeps each operation busy for START_TIMEOUT_S in start-standby.
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-lock-service',
       remote: 'none',
       files: 80,
@@ -69,7 +63,7 @@ describe('one operation at a time across the service and the CLI', () => {
     });
     await writeFile(join(sites.dirs.master, '.standin-never-healthy-on-port'), `${sites.ports.slave}\n`);
     const envFile = await writeEnvFile(sites);
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+    const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
 
     // The service runs a sync; a CLI sync meanwhile is refused as busy, and the service's sync is not disturbed.
@@ -88,7 +82,7 @@ describe('one operation at a time across the service and the CLI', () => {
     const cliSync = spawnCli(['sync', '--json', '--env-file', envFile]);
     await waitFor(
       'the CLI sync to start the standby',
-      async () => (await readJournalFile(sites?.dirs.state ?? ''))?.step === 'start-standby',
+      async () => (await readJournalFile(sites.dirs.state ?? ''))?.step === 'start-standby',
       60_000,
     );
     const refused = await runOperation(rt.engine, rt.sites, 'sync', false).catch((e: unknown) => e);

@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runOperation } from '../../src/domain/operations/index.js';
 import { OperationError } from '../../src/errors.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
 import {
   ownedTreesBeside,
   pidsOf,
@@ -12,21 +11,14 @@ import {
   waitFor,
   waitSiteHealthy,
 } from '../bench/faults.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 /** What sync leaves out, so master and slave trees can be compared after a sync. */
 const NOT_SYNCED = ['cache', 'log', 'data/transcodes', 'branding.xml'];
 
 describe('rsync killed mid-transfer', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   // Without the pre-copy, the final copy (both containers stopped) carries the whole tree.
   for (const fault of [
@@ -35,7 +27,7 @@ describe('rsync killed mid-transfer', () => {
   ] as const) {
     it(`during the ${fault.step}: sync fails, the standby is restored, master untouched, both serve; the next sync completes`, async () => {
       // An empty standby and a large tree, so the copy runs long enough to be killed.
-      sites = await createTwoSites({
+      const sites = await fixture.create({
         name: `fault-rsync-${fault.step}`,
         remote: 'none',
         files: 1000,
@@ -43,7 +35,7 @@ describe('rsync killed mid-transfer', () => {
         emptySlave: true,
         extraEnv: { SYNC_PRECOPY: fault.precopy },
       });
-      rt = createRuntime(sites.config, sites.logger, { healthPollMs: 100 });
+      const rt = fixture.runtime(sites, { healthPollMs: 100 });
       const rec = new Recorder().attach(rt);
       const masterBefore = await siteData(sites.dirs.master);
       const slaveBefore = await siteData(sites.dirs.slave);

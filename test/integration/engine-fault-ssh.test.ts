@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runOperation } from '../../src/domain/operations/index.js';
 import { OperationError, RefusedError } from '../../src/errors.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
 import {
   ownedTreesBeside,
   pidsOf,
@@ -11,20 +10,13 @@ import {
   waitFor,
   waitSiteHealthy,
 } from '../bench/faults.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest } from '../bench/sites.js';
 
 describe('SSH connection to the remote slave dropped mid-operation', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('during the final copy: master serves at once, and once slave is reachable again the rollback is finished', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'fault-ssh',
       remote: 'slave',
       files: 80,
@@ -32,7 +24,7 @@ describe('SSH connection to the remote slave dropped mid-operation', () => {
     });
     const sshd = sites.sshd;
     if (!sshd) throw new Error('the bench gave no sshd');
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const rt = fixture.runtime(sites);
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
     const slaveBefore = await siteData(sites.dirs.slave);

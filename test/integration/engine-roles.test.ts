@@ -1,26 +1,18 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { runOperation } from '../../src/domain/operations/index.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 const HOST_OWNED = ['cache', 'log', 'data/transcodes'];
 
 describe('promote, failback and rollback move roles and keep data', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('promote fences master and serves from slave; failback carries slave data home without the banner', async () => {
-    sites = await createTwoSites({ name: 'roles', remote: 'slave', masterWriteMs: 0 });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const sites = await fixture.create({ name: 'roles', remote: 'slave', masterWriteMs: 0 });
+    const rt = fixture.runtime(sites);
     const events: FailoverEvent[] = [];
     rt.observers.add({ event: (e) => events.push(e), operation: () => undefined });
     const masterBefore = await treeDigest(sites.dirs.master, { skipWal: true });
@@ -62,9 +54,9 @@ describe('promote, failback and rollback move roles and keep data', () => {
   });
 
   it('rollback after promote puts master back as primary, unfenced, with slave restored from its snapshot', async () => {
-    sites = await createTwoSites({ name: 'rollback', remote: 'slave', masterWriteMs: 0 });
+    const sites = await fixture.create({ name: 'rollback', remote: 'slave', masterWriteMs: 0 });
     // slave holds something of its own before the promote
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const rt = fixture.runtime(sites);
     const slaveBefore = await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipDb: true });
     await runOperation(rt.engine, rt.sites, 'promote', false);
     const events: FailoverEvent[] = [];
@@ -97,18 +89,11 @@ async function rowCount(db: string): Promise<number> {
 }
 
 describe('rollback of a sync and of a failback', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('rollback after a sync gives the standby its previous tree back; roles do not move', async () => {
-    sites = await createTwoSites({ name: 'rb-sync', remote: 'none', masterWriteMs: 0 });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const sites = await fixture.create({ name: 'rb-sync', remote: 'none', masterWriteMs: 0 });
+    const rt = fixture.runtime(sites);
     await writeFile(`${sites.dirs.slave}/only-on-slave.txt`, 'kept by rollback');
     const slaveBefore = await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipWal: true });
     await runOperation(rt.engine, rt.sites, 'sync', false);
@@ -124,8 +109,8 @@ describe('rollback of a sync and of a failback', () => {
   });
 
   it('rollback after a failback makes slave primary again, master fenced with its own tree restored', async () => {
-    sites = await createTwoSites({ name: 'rb-failback', remote: 'none', masterWriteMs: 0 });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const sites = await fixture.create({ name: 'rb-failback', remote: 'none', masterWriteMs: 0 });
+    const rt = fixture.runtime(sites);
     await runOperation(rt.engine, rt.sites, 'promote', false);
     const masterFenced = await treeDigest(sites.dirs.master, { exclude: HOST_OWNED, skipWal: true });
     await runOperation(rt.engine, rt.sites, 'failback', false);

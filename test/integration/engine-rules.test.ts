@@ -6,38 +6,30 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/load.js';
 import type { FailoverEvent, OperationStatus } from '../../src/domain/events.js';
 import { runOperation } from '../../src/domain/operations/index.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import type { Runtime } from '../../src/runtime.js';
+import { sitesPerTest, type TwoSites } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 describe('safety rules', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   function runtime(
     s: TwoSites,
     config: Config = s.config,
   ): { rt: Runtime; events: FailoverEvent[]; steps: OperationStatus[] } {
-    const r = createRuntime(config, s.logger, { healthPollMs: 200 });
+    const r = fixture.runtime(s, { healthPollMs: 200 }, config);
     const events: FailoverEvent[] = [];
     const steps: OperationStatus[] = [];
     r.observers.add({ event: (e) => events.push(e), operation: (o) => steps.push(o) });
-    rt = r;
     return { rt: r, events, steps };
   }
 
   it('rule 2: refuses to sync from an empty source (unmounted share), unless forced; the standby is untouched', async () => {
-    sites = await createTwoSites({ name: 'rule2', remote: 'none' });
+    const sites = await fixture.create({ name: 'rule2', remote: 'none' });
     const unmounted = join(sites.base, 'unmounted-share');
     await mkdir(unmounted);
     const config: Config = structuredClone(sites.config);
@@ -57,7 +49,7 @@ describe('safety rules', () => {
   });
 
   it('rule 2: refuses a source with far fewer files than the standby (a half-mounted share)', async () => {
-    sites = await createTwoSites({ name: 'rule2b', remote: 'none', files: 200 });
+    const sites = await fixture.create({ name: 'rule2b', remote: 'none', files: 200 });
     // A source that still has a database but lost most of its metadata.
     const partial = join(sites.base, 'partial');
     await execa('mkdir', ['-p', `${partial}/data/data`]);
@@ -75,7 +67,7 @@ describe('safety rules', () => {
   });
 
   it('rule 3: refuses to sync over a standby users wrote to since the last sync, says so, and obeys --force', async () => {
-    sites = await createTwoSites({ name: 'rule3', remote: 'none', masterWriteMs: 0 });
+    const sites = await fixture.create({ name: 'rule3', remote: 'none', masterWriteMs: 0 });
     const { rt: r, events } = runtime(sites);
     await runOperation(r.engine, r.sites, 'sync', false);
     // users land on slave: its watch data changes
@@ -101,7 +93,7 @@ describe('safety rules', () => {
   });
 
   it('rule 4: refuses to promote between different Jellyfin versions; nothing changes', async () => {
-    sites = await createTwoSites({ name: 'rule4', remote: 'none', slaveVersion: '10.10.7' });
+    const sites = await fixture.create({ name: 'rule4', remote: 'none', slaveVersion: '10.10.7' });
     const { rt: r } = runtime(sites);
     await expect(runOperation(r.engine, r.sites, 'promote', false)).rejects.toMatchObject({
       reason: 'version_mismatch',
@@ -115,7 +107,7 @@ describe('safety rules', () => {
   });
 
   it('rule 5: the running standby is not rewritten before it is stopped, and no database keeps a second link', async () => {
-    sites = await createTwoSites({ name: 'rule5', remote: 'none', masterWriteMs: 100 });
+    const sites = await fixture.create({ name: 'rule5', remote: 'none', masterWriteMs: 100 });
     const { rt: r, steps } = runtime(sites);
     const slaveDir = sites.dirs.slave;
     const before = await treeDigest(slaveDir, { skipWal: true, exclude: ['log', 'cache'] });
@@ -146,7 +138,7 @@ describe('safety rules', () => {
 
   it('rule 9: paths with spaces and shell syntax reach the remote site literally; nothing is executed', async () => {
     const marker = `/tmp/jf-pwned-${process.pid}`;
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'rule9',
       remote: 'slave',
       slaveDirName: `my config $(touch ${marker}) 'q'`,
@@ -168,24 +160,16 @@ async function userData(db: string): Promise<string> {
 }
 
 describe('a standby host without sqlite3 (as Unraid ships)', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('rule 3 still holds: the copy is verified and divergence detected on a copy read by this host', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'nosqlite',
       remote: 'slave',
       masterWriteMs: 0,
       remoteLacks: ['sqlite3'],
     });
-    const r = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
-    rt = r;
+    const r = fixture.runtime(sites);
     expect(await r.sites.slave.files.hasCommand('sqlite3')).toBe(false);
     expect(await r.sites.slave.files.hasCommand('rsync')).toBe(true);
     const first = await runOperation(r.engine, r.sites, 'sync', false);

@@ -4,33 +4,25 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execa } from 'execa';
 import mqtt from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { runOperation } from '../../src/domain/operations/index.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 const exec = promisify(execFile);
 
 describe('sync over SSH to a remote slave', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('copies master to slave, keeps master untouched, snapshots the old slave, stamps the banner', async () => {
-    sites = await createTwoSites({ name: 'sync-basic', remote: 'slave' });
+    const sites = await fixture.create({ name: 'sync-basic', remote: 'slave' });
     await mkdir(`${sites.dirs.master}/plugins/configurations/empty dir`, { recursive: true });
     await writeFile(`${sites.dirs.master}/data/data/stale-in-master.txt`, 'new file');
     // ACLs and extended attributes (e.g. a PUID group's rights, macOS metadata) must travel with the files
     await exec('setfacl', ['-m', 'u:nobody:rw', `${sites.dirs.master}/system.xml`]);
     await exec('setfattr', ['-n', 'user.jellyfin', '-v', 'kept', `${sites.dirs.master}/system.xml`]);
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const rt = fixture.runtime(sites);
     const events: FailoverEvent[] = [];
     rt.observers.add({ event: (e) => events.push(e), operation: () => undefined });
 
@@ -80,24 +72,17 @@ describe('sync over SSH to a remote slave', () => {
 });
 
 describe('sync in the other directions and layouts', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('pulls from a remote master into a local empty slave, official layout, without pre-copy', async () => {
-    sites = await createTwoSites({
+    const sites = await fixture.create({
       name: 'sync-official',
       remote: 'master',
       layout: 'official',
       emptySlave: true,
       extraEnv: { SYNC_PRECOPY: 'false', SLAVE_BANNER: 'Backup <b>server</b> & co' },
     });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const rt = fixture.runtime(sites);
     const result = await runOperation(rt.engine, rt.sites, 'sync', false);
     expect(result.files).toBeGreaterThan(50);
     const db = `${sites.dirs.slave}/data/jellyfin.db`;
@@ -116,18 +101,11 @@ describe('sync in the other directions and layouts', () => {
 });
 
 describe('change detection', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('copies a file of the same size written in the same second as the standby copy (no stale hard link)', async () => {
-    sites = await createTwoSites({ name: 'same-second', remote: 'none', masterWriteMs: 0 });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const sites = await fixture.create({ name: 'same-second', remote: 'none', masterWriteMs: 0 });
+    const rt = fixture.runtime(sites);
     const rel = 'plugins/configurations/same-second.xml';
     await mkdir(`${sites.dirs.master}/plugins/configurations`, { recursive: true });
     await mkdir(`${sites.dirs.slave}/plugins/configurations`, { recursive: true });
@@ -143,14 +121,10 @@ describe('change detection', () => {
 });
 
 describe('the CLI on the bench', () => {
-  let sites: TwoSites | undefined;
-  afterEach(async () => {
-    await sites?.cleanup();
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('check, sync --json and status work end to end with the documented exit codes', async () => {
-    sites = await createTwoSites({ name: 'cli-e2e', remote: 'slave' });
+    const sites = await fixture.create({ name: 'cli-e2e', remote: 'slave' });
     const envFile = `${sites.base}/cli.env`;
     await writeFile(
       envFile,

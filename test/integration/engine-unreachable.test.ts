@@ -1,22 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { applyPendingFence, runOperation } from '../../src/domain/operations/index.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { createTwoSites, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest } from '../bench/sites.js';
 
 describe('promote with master unreachable (rule 8: fencing)', () => {
-  let sites: TwoSites | undefined;
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    await sites?.cleanup();
-    rt = undefined;
-    sites = undefined;
-  });
+  const fixture = sitesPerTest();
 
   it('promotes slave without a copy, says how old its data is, and fences master once it is back', async () => {
-    sites = await createTwoSites({ name: 'unreach', remote: 'master', masterWriteMs: 0 });
-    rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+    const sites = await fixture.create({ name: 'unreach', remote: 'master', masterWriteMs: 0 });
+    const rt = fixture.runtime(sites);
     const events: FailoverEvent[] = [];
     rt.observers.add({ event: (e) => events.push(e), operation: () => undefined });
     await runOperation(rt.engine, rt.sites, 'sync', false);
