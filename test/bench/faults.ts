@@ -13,7 +13,6 @@ import type { SiteName } from '../../src/config/schema.js';
 import type { FailoverEvent, OperationStatus } from '../../src/domain/events.js';
 import type { Journal } from '../../src/domain/journal.js';
 import type { Runtime } from '../../src/runtime.js';
-import type { TwoSites } from './sites.js';
 import { treeDigest } from './tree-digest.js';
 
 const exec = promisify(execFile);
@@ -180,14 +179,6 @@ export async function waitSiteHealthy(rt: Runtime, site: SiteName, timeoutMs = 3
     timeoutMs,
     100,
   );
-}
-
-/** Writes the env file the CLI reads (`--env-file`) from the bench's environment. */
-export function envFileText(sites: TwoSites, extra: Record<string, string> = {}): string {
-  const env = { ...sites.env, ...extra };
-  return `${Object.entries(env)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join('\n')}\n`;
 }
 
 export interface CliRun {

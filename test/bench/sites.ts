@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterEach, inject } from 'vitest';
@@ -195,4 +195,21 @@ export function sitesPerTest(): {
       return rt;
     },
   };
+}
+
+/** The bench's environment as an env file for the real CLI (`--env-file`); `extra` overrides variables. */
+export async function writeEnvFile(
+  sites: TwoSites,
+  name = 'failover.env',
+  extra: Record<string, string> = {},
+): Promise<string> {
+  const path = join(sites.base, name);
+  const env = { ...sites.env, ...extra };
+  await writeFile(
+    path,
+    `${Object.entries(env)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join('\n')}\n`,
+  );
+  return path;
 }

@@ -1,8 +1,5 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  envFileText,
   killCliProcesses,
   ownedTreesBeside,
   pidsOf,
@@ -14,7 +11,7 @@ import {
   waitFor,
   waitSiteHealthy,
 } from '../bench/faults.js';
-import { sitesPerTest, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest, writeEnvFile } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 const NOT_SYNCED = ['cache', 'log', 'data/transcodes', 'branding.xml'];
@@ -25,12 +22,6 @@ describe('the CLI SIGKILLed mid-operation', () => {
     killCliProcesses();
   });
 
-  async function writeEnvFile(s: TwoSites, extra: Record<string, string> = {}): Promise<string> {
-    const file = join(s.base, 'failover.env');
-    await writeFile(file, envFileText(s, { LOG_LEVEL: 'warn', ...extra }));
-    return file;
-  }
-
   it('killed after the swap while slave starts: the next CLI run rolls the promote back, then syncs', async () => {
     const sites = await fixture.create({
       name: 'fault-crash-swap',
@@ -38,7 +29,7 @@ describe('the CLI SIGKILLed mid-operation', () => {
       files: 80,
       totalBytes: 2 * 1024 * 1024,
     });
-    const envFile = await writeEnvFile(sites);
+    const envFile = await writeEnvFile(sites, 'failover.env', { LOG_LEVEL: 'warn' });
     const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const masterBefore = await siteData(sites.dirs.master);
 
@@ -105,7 +96,7 @@ describe('the CLI SIGKILLed mid-operation', () => {
       emptySlave: true,
       extraEnv: { SYNC_PRECOPY: 'false' },
     });
-    const envFile = await writeEnvFile(sites);
+    const envFile = await writeEnvFile(sites, 'failover.env', { LOG_LEVEL: 'warn' });
     const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);

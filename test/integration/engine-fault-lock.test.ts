@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runOperation } from '../../src/domain/operations/index.js';
 import { OperationError, RefusedError } from '../../src/errors.js';
 import {
-  envFileText,
   killCliProcesses,
   Recorder,
   readJournalFile,
@@ -13,19 +12,13 @@ import {
   waitFor,
   waitSiteHealthy,
 } from '../bench/faults.js';
-import { sitesPerTest, type TwoSites } from '../bench/sites.js';
+import { sitesPerTest, writeEnvFile } from '../bench/sites.js';
 
 describe('one operation at a time across the service and the CLI', () => {
   const fixture = sitesPerTest();
   afterEach(() => {
     killCliProcesses();
   });
-
-  async function writeEnvFile(s: TwoSites, extra: Record<string, string> = {}): Promise<string> {
-    const file = join(s.base, 'failover.env');
-    await writeFile(file, envFileText(s, { LOG_LEVEL: 'warn', ...extra }));
-    return file;
-  }
 
   it('two CLI syncs started at once: exactly one runs, the other exits 3 (busy)', async () => {
     const sites = await fixture.create({
@@ -34,7 +27,7 @@ describe('one operation at a time across the service and the CLI', () => {
       files: 80,
       totalBytes: 2 * 1024 * 1024,
     });
-    const envFile = await writeEnvFile(sites);
+    const envFile = await writeEnvFile(sites, 'failover.env', { LOG_LEVEL: 'warn' });
     const rt = fixture.runtime(sites, { healthPollMs: 100 });
 
     const runs = await Promise.all([
@@ -62,7 +55,7 @@ describe('one operation at a time across the service and the CLI', () => {
       extraEnv: { START_TIMEOUT_S: '10' },
     });
     await writeFile(join(sites.dirs.master, '.standin-never-healthy-on-port'), `${sites.ports.slave}\n`);
-    const envFile = await writeEnvFile(sites);
+    const envFile = await writeEnvFile(sites, 'failover.env', { LOG_LEVEL: 'warn' });
     const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
 

@@ -7,7 +7,7 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../src/domain/events.js';
 import { runOperation } from '../../src/domain/operations/index.js';
-import { sitesPerTest } from '../bench/sites.js';
+import { sitesPerTest, writeEnvFile } from '../bench/sites.js';
 import { treeDigest } from '../bench/tree-digest.js';
 
 const exec = promisify(execFile);
@@ -125,13 +125,7 @@ describe('the CLI on the bench', () => {
 
   it('check, sync --json and status work end to end with the documented exit codes', async () => {
     const sites = await fixture.create({ name: 'cli-e2e', remote: 'slave' });
-    const envFile = `${sites.base}/cli.env`;
-    await writeFile(
-      envFile,
-      Object.entries(sites.env)
-        .map(([k, v]) => `${k}=${v}`)
-        .join('\n'),
-    );
+    const envFile = await writeEnvFile(sites, 'cli.env');
     const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
     const cli = (...args: string[]) =>
       execa(tsx, ['src/main.ts', ...args, '--env-file', envFile], { reject: false });

@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { FailoverEvent } from '../../src/domain/events.js';
@@ -189,17 +188,7 @@ export async function startService(
   };
 }
 
-/** Writes the bench env as an env file for the CLI. */
-export async function writeEnvFile(sites: TwoSites, name: string): Promise<string> {
-  const path = join(sites.base, name);
-  await writeFile(
-    path,
-    Object.entries(sites.env)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join('\n'),
-  );
-  return path;
-}
+export { writeEnvFile } from '../bench/sites.js';
 
 export interface ServiceProcess {
   child: ChildProcess;
