@@ -12,8 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { runOperation } from '../src/domain/operations/index.js';
-import { createRuntime } from '../src/runtime.js';
+import { compose } from '../src/compose.js';
 import { DOCKER_SOCKET, ensureDockerd } from '../test/bench/dockerd.js';
 import { buildBenchImages } from '../test/bench/images.js';
 import { ensurePackages } from '../test/bench/packages.js';
@@ -77,13 +76,13 @@ async function plainScript(sites: TwoSites): Promise<Row> {
 }
 
 async function ourSync(sites: TwoSites): Promise<Row & { peakRssMB: number; snapshotExtraMB: number }> {
-  const rt = createRuntime(sites.config, sites.logger, { healthPollMs: 200 });
+  const rt = compose(sites.config, sites.logger, { healthPollMs: 200 });
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 100);
   try {
-    const result = await runOperation(rt.engine, rt.sites, 'sync', false);
+    const result = await rt.operations.run('sync', { force: false });
     const du = await execa('du', ['-sm', sites.dirs.slave, `${sites.dirs.slave}.jf-failover-snapshot`]);
     const [live, snap] = du.stdout.split('\n').map((l) => Number(l.split('\t')[0]));
     return {

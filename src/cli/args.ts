@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import { UsageError } from '../errors.js';
+import { OPERATION_KINDS, type OperationKind } from '../domain/state.js';
+import { UsageError } from './exit.js';
 
-export const COMMANDS = ['run', 'status', 'check', 'sync', 'promote', 'failback', 'rollback'] as const;
+export const COMMANDS = ['run', 'status', 'check', 'health', ...OPERATION_KINDS] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -21,6 +22,7 @@ Commands:
   promote    make slave the primary (sync first when master is reachable)
   failback   make master the primary again, carrying back what users did on slave
   rollback   undo the last operation
+  health     exit 0 while the service (run) is alive: for Docker's HEALTHCHECK
 
 Options:
   --force            override a safety refusal (diverged standby, version mismatch, suspicious source)
@@ -61,10 +63,14 @@ export function parseCli(argv: string[]): CliArgs {
     throw new UsageError(`Unknown command "${command}". Commands: ${COMMANDS.join(', ')}.`);
   }
   const name = command as CommandName;
-  if (base.force && (name === 'run' || name === 'status' || name === 'check')) {
+  if (base.force && !isOperation(name)) {
     throw new UsageError(`--force applies to sync, promote, failback and rollback, not to ${name}.`);
   }
   return { command: name, ...base };
+}
+
+export function isOperation(name: CommandName): name is OperationKind {
+  return (OPERATION_KINDS as readonly string[]).includes(name);
 }
 
 function parse(argv: string[]) {

@@ -1,48 +1,29 @@
-import { readFileSync } from 'node:fs';
-import { type Config, loadConfig, redactedConfig, secretValues } from '../config/load.js';
-import { ConfigError, EXIT, type ExitCode, exitCodeFor, UsageError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import { ConfigError } from '../config/errors.js';
+import {
+  type LoadOptions,
+  loadConfig,
+  loadHealthSettings,
+  redactedConfig,
+  secretValues,
+} from '../config/load.js';
+import { createLogger } from '../log.js';
+import { packageVersion } from '../version.js';
 import { type CliArgs, parseCli, USAGE } from './args.js';
+import { check } from './commands/check.js';
+import { health } from './commands/health.js';
+import { runOperationCommand } from './commands/operation.js';
+import { run } from './commands/run.js';
+import { status } from './commands/status.js';
+import type { CliIo, CommandContext } from './context.js';
+import { EXIT, type ExitCode, exitCodeFor, UsageError } from './exit.js';
 
-export interface CliIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
-
-/** What each command does once config and logger exist; the composition root provides it. */
-export interface CommandHandlers {
-  run(ctx: CommandContext): Promise<ExitCode>;
-  status(ctx: CommandContext): Promise<ExitCode>;
-  check(ctx: CommandContext): Promise<ExitCode>;
-  sync(ctx: CommandContext): Promise<ExitCode>;
-  promote(ctx: CommandContext): Promise<ExitCode>;
-  failback(ctx: CommandContext): Promise<ExitCode>;
-  rollback(ctx: CommandContext): Promise<ExitCode>;
-}
-
-export interface CommandContext {
-  args: CliArgs;
-  config: Config;
-  logger: Logger;
-  io: CliIo;
-  /** Print a result: JSON on stdout with --json, else the human text. */
-  print(human: string, json: unknown): void;
-}
-
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
+export type { CliIo } from './context.js';
 
 /**
- * Parses the command line, loads the configuration and dispatches. Returns the exit code of SPEC section 6;
+ * Parses the command line, loads the configuration and runs the command. Returns the exit code of SPEC section 6;
  * never throws. Bad usage or config are reported on stderr before anything is touched.
  */
-export async function runCli(argv: string[], io: CliIo, handlers: CommandHandlers): Promise<ExitCode> {
+export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
   let args: CliArgs;
   try {
     args = parseCli(argv);
@@ -57,33 +38,60 @@ export async function runCli(argv: string[], io: CliIo, handlers: CommandHandler
     io.stdout.write(`${packageVersion()}\n`);
     return EXIT.ok;
   }
-  let config: Config;
+  if (args.command === 'health') {
+    try {
+      const settings = loadHealthSettings(loadOptions(args, io));
+      return await health(settings, io, args.json);
+    } catch (err) {
+      return report(err, io, args.json);
+    }
+  }
+  let ctx: CommandContext;
   try {
-    config = loadConfig({
-      env: io.env,
-      envFile: args.envFile,
-      envFileRequired: args.envFile !== '.env',
-      cwd: io.cwd,
-    });
+    const config = loadConfig(loadOptions(args, io));
+    const logger = createLogger({ level: config.logLevel, secrets: secretValues(config) });
+    ctx = {
+      args,
+      config,
+      logger,
+      io,
+      print(human, json) {
+        io.stdout.write(args.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+      },
+    };
+    logger.debug({ command: args.command, config: redactedConfig(config) }, 'starting command');
   } catch (err) {
     return report(err, io, args.json);
   }
-  const logger = createLogger({ level: config.logLevel, secrets: secretValues(config) });
-  const ctx: CommandContext = {
-    args,
-    config,
-    logger,
-    io,
-    print(human, json) {
-      io.stdout.write(args.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
-    },
-  };
-  logger.debug({ command: args.command, config: redactedConfig(config) }, 'starting command');
   try {
-    return await handlers[args.command](ctx);
+    return await dispatch(ctx, args.command);
   } catch (err) {
-    logger.error({ err }, `${args.command} failed`);
+    ctx.logger.error({ err }, `${args.command} failed`);
     return report(err, io, args.json);
+  }
+}
+
+/** Where the configuration comes from: the environment, and the .env file (required when named with --env-file). */
+function loadOptions(args: CliArgs, io: CliIo): LoadOptions {
+  return { env: io.env, envFile: args.envFile, envFileRequired: args.envFile !== '.env', cwd: io.cwd };
+}
+
+function dispatch(
+  ctx: CommandContext,
+  command: Exclude<CliArgs['command'], 'help' | 'version' | 'health'>,
+): Promise<ExitCode> {
+  switch (command) {
+    case 'run':
+      return run(ctx);
+    case 'status':
+      return status(ctx);
+    case 'check':
+      return check(ctx);
+    case 'sync':
+    case 'promote':
+    case 'failback':
+    case 'rollback':
+      return runOperationCommand(ctx, command);
   }
 }
 

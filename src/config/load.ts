@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { z } from 'zod';
 import type { Layout } from '../domain/layout.js';
-import { ConfigError, type ConfigProblem } from '../errors.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
 import {
   crossCheck,
   DEFAULT_BANNER,
@@ -14,6 +14,7 @@ import {
   SECRET_VARIABLES,
   type SiteName,
   type SshTarget,
+  type SyncMode,
 } from './schema.js';
 
 export interface SiteConfig {
@@ -35,7 +36,9 @@ export interface Config {
   sites: Record<SiteName, SiteConfig>;
   layout: Layout | 'auto';
   ssh: { keyFile?: string; knownHostsFile?: string };
-  sync: { excludes: string[]; precopy: boolean };
+  sync: { excludes: string[]; precopy: boolean; mode: SyncMode };
+  /** JELLYFIN_API_KEY: lets a merge carry a diverged standby's watch state into the primary; null: no merging. */
+  jellyfinApiKey: string | null;
   stopTimeoutS: number;
   startTimeoutS: number;
   /** `checkUrl`: Jellyfin's base URL through SWAG, requested after each switch to see which backend answers. */
@@ -167,7 +170,8 @@ export function loadConfig(options: LoadOptions): Config {
       ...(env.SSH_KEY_FILE ? { keyFile: resolve(cwd, env.SSH_KEY_FILE) } : {}),
       ...(env.SSH_KNOWN_HOSTS_FILE ? { knownHostsFile: resolve(cwd, env.SSH_KNOWN_HOSTS_FILE) } : {}),
     },
-    sync: { excludes: env.SYNC_EXCLUDES, precopy: env.SYNC_PRECOPY },
+    sync: { excludes: env.SYNC_EXCLUDES, precopy: env.SYNC_PRECOPY, mode: env.SYNC_MODE },
+    jellyfinApiKey: env.JELLYFIN_API_KEY ?? null,
     stopTimeoutS: env.STOP_TIMEOUT_S,
     startTimeoutS: env.START_TIMEOUT_S,
     swag:
@@ -179,11 +183,41 @@ export function loadConfig(options: LoadOptions): Config {
             checkUrl: env.SWAG_CHECK_URL,
           }
         : null,
-    slaveBanner: env.SLAVE_BANNER ?? DEFAULT_BANNER,
+    // Unraid templates cannot pass an empty value (an emptied field gets its default back): blank means none too.
+    slaveBanner:
+      env.SLAVE_BANNER === undefined
+        ? DEFAULT_BANNER
+        : env.SLAVE_BANNER.trim() === ''
+          ? ''
+          : env.SLAVE_BANNER,
     health: { intervalS: env.HEALTH_INTERVAL_S, failures: env.HEALTH_FAILURES },
     stateDir: resolve(cwd, env.STATE_DIR),
     logLevel: env.LOG_LEVEL,
   };
+}
+
+/**
+ * What `health` needs: STATE_DIR and HEALTH_INTERVAL_S only. A container's HEALTHCHECK runs with the image's
+ * environment, not the service's full configuration (the HA add-on passes its options to the service process
+ * only), so nothing else is required here.
+ */
+export function loadHealthSettings(options: LoadOptions): { stateDir: string; intervalS: number } {
+  const cwd = options.cwd ?? process.cwd();
+  const problems: ConfigProblem[] = [];
+  const merged: Record<string, string | undefined> = {
+    ...readEnvFile(options, cwd, problems),
+    ...options.env,
+  };
+  const fields = envSchema.shape;
+  const stateDir = fields.STATE_DIR.safeParse(merged.STATE_DIR);
+  const interval = fields.HEALTH_INTERVAL_S.safeParse(merged.HEALTH_INTERVAL_S);
+  if (!stateDir.success)
+    problems.push({ variable: 'STATE_DIR', message: stateDir.error.issues[0]?.message ?? 'invalid' });
+  if (!interval.success) {
+    problems.push({ variable: 'HEALTH_INTERVAL_S', message: interval.error.issues[0]?.message ?? 'invalid' });
+  }
+  if (!stateDir.success || !interval.success || problems.length > 0) throw new ConfigError(problems);
+  return { stateDir: resolve(cwd, stateDir.data), intervalS: interval.data };
 }
 
 function defaultDocker(ssh: SshTarget | null): DockerEndpoint {
@@ -213,6 +247,9 @@ export function secretValues(config: Config): string[] {
       case 'MQTT_PASSWORD':
         if (config.mqtt.password) values.push(config.mqtt.password);
         break;
+      case 'JELLYFIN_API_KEY':
+        if (config.jellyfinApiKey) values.push(config.jellyfinApiKey);
+        break;
     }
   }
   return values;
@@ -220,7 +257,11 @@ export function secretValues(config: Config): string[] {
 
 /** The config with secrets replaced, safe to print or log. */
 export function redactedConfig(config: Config): Config {
-  return { ...config, mqtt: { ...config.mqtt, ...(config.mqtt.password ? { password: '[redacted]' } : {}) } };
+  return {
+    ...config,
+    mqtt: { ...config.mqtt, ...(config.mqtt.password ? { password: '[redacted]' } : {}) },
+    jellyfinApiKey: config.jellyfinApiKey ? '[redacted]' : null,
+  };
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

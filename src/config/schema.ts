@@ -1,17 +1,16 @@
 import { z } from 'zod';
 import { LAYOUTS, type Layout } from '../domain/layout.js';
+import { SITE_NAMES, type SiteName } from '../domain/sites.js';
 
 /**
  * The environment contract of SPEC section 2. Each variable is parsed into a typed field; every message says
  * what a valid value looks like, since the loader prints it next to the variable's name.
  */
 
-const SITE_NAMES = ['master', 'slave'] as const;
-export type SiteName = (typeof SITE_NAMES)[number];
-export const SITES: readonly SiteName[] = SITE_NAMES;
+export type { SiteName };
 
 /** Variables that hold secrets: accepted as `NAME_FILE` too, never logged. */
-export const SECRET_VARIABLES = ['MQTT_PASSWORD'] as const;
+export const SECRET_VARIABLES = ['MQTT_PASSWORD', 'JELLYFIN_API_KEY'] as const;
 
 const boolText = z
   .string()
@@ -141,6 +140,22 @@ const optionalFile = z
     message: 'must be a file path',
   });
 
+/**
+ * FAILOVER_ID as Home Assistant can use it: HA derives entity ids from it (homeassistant/core.py VALID_ENTITY_ID:
+ * no leading or trailing `_`, no `__`), so it is one or more `[a-z0-9]` words joined by single underscores, and
+ * short enough that the longest entity id stays far below HA's 255 characters.
+ */
+export const FAILOVER_ID_PATTERN = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
+export const MAX_FAILOVER_ID_LENGTH = 64;
+
+export function isValidFailoverId(failoverId: string): boolean {
+  return failoverId.length <= MAX_FAILOVER_ID_LENGTH && FAILOVER_ID_PATTERN.test(failoverId);
+}
+
+/** SYNC_MODE: how a routine sync treats the primary (SPEC section 2). */
+export const SYNC_MODES = ['auto', 'online', 'stopped'] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
+
 export const DEFAULT_BANNER =
   'This is the standby Jellyfin server. Anything you watch or change here may be lost when the main server comes back.';
 
@@ -169,15 +184,10 @@ const envFields = z.object({
     .trim()
     .default('homeassistant')
     .refine((v) => v.length > 0 && !/[#+]/.test(v), { message: 'must be an MQTT topic without wildcards' }),
-  FAILOVER_ID: z
-    .string()
-    .trim()
-    .default('jellyfin')
-    // Home Assistant derives entity ids from it: no leading, trailing or doubled _ (SPEC says [a-z0-9_]).
-    .refine((v) => /^[a-z0-9]+(?:_[a-z0-9]+)*$/.test(v) && v.length <= 64, {
-      message:
-        'may only contain lowercase letters and digits, with single _ between them, at most 64 (e.g. jellyfin)',
-    }),
+  FAILOVER_ID: z.string().trim().default('jellyfin').refine(isValidFailoverId, {
+    message:
+      'may only contain lowercase letters and digits, with single _ between them, at most 64 (e.g. jellyfin)',
+  }),
   MASTER_SSH: sshTarget,
   SLAVE_SSH: sshTarget,
   MASTER_DOCKER: dockerEndpoint,
@@ -209,6 +219,16 @@ const envFields = z.object({
     )
     .refine((list) => list.every((p) => !p.includes('\n')), { message: 'must not contain newlines' }),
   SYNC_PRECOPY: boolText.default(true),
+  SYNC_MODE: z.enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(', ')}` }).default('auto'),
+  JELLYFIN_API_KEY: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || /^[0-9a-fA-F]{32}$/.test(v), {
+      message:
+        'must be a Jellyfin API key: 32 hex digits (Dashboard > API Keys), or empty to disable merging',
+    }),
   STOP_TIMEOUT_S: seconds(60, 1, 3600),
   START_TIMEOUT_S: seconds(300, 5, 7200),
   SWAG_CONTAINER: z

@@ -1,5 +1,5 @@
-import type { SiteName } from '../config/schema.js';
-import type { OperationKind } from './state.js';
+import type { SiteName } from './sites.js';
+import type { OperationKind, PersistentState } from './state.js';
 
 /** SPEC section 3: the event types on `B/event`. */
 export const EVENT_TYPES = [
@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'site_down',
   'site_up',
   'standby_diverged',
+  'merged',
   'command_rejected',
   'recovered_after_crash',
 ] as const;
@@ -40,10 +41,12 @@ export interface OperationStatus {
 
 export const IDLE: OperationStatus = { kind: 'idle', step: '', progress: 0, startedAt: null };
 
-/** Who hears what the engine does: the MQTT bridge, the CLI's progress bar, the log. */
+/** Who hears what the engine does: the MQTT bridge's state publisher, the CLI's progress bar, the log. */
 export interface EngineObserver {
   event(event: FailoverEvent): void;
   operation(status: OperationStatus): void;
+  /** The persistent state was saved: the new facts, so nobody has to read state.json to learn them. */
+  state(state: PersistentState): void;
 }
 
 export function makeEvent(
@@ -52,4 +55,26 @@ export function makeEvent(
   details: Omit<FailoverEvent, 'event_type' | 'message' | 'at'> = {},
 ): FailoverEvent {
   return { event_type: type, message, at: new Date().toISOString(), ...details };
+}
+
+/** Fans the engine's reports out to whoever listens. A listener may leave out what it does not need. */
+export class ObserverHub implements EngineObserver {
+  private readonly listeners = new Set<Partial<EngineObserver>>();
+
+  add(listener: Partial<EngineObserver>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  event(event: FailoverEvent): void {
+    for (const l of this.listeners) l.event?.(event);
+  }
+
+  operation(status: OperationStatus): void {
+    for (const l of this.listeners) l.operation?.(status);
+  }
+
+  state(state: PersistentState): void {
+    for (const l of this.listeners) l.state?.(state);
+  }
 }

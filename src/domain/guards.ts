@@ -3,13 +3,12 @@
  * (go) or a refusal that names the rule, what was seen, and how to proceed.
  */
 
+import type { RefusalReason } from './errors.js';
+import { formatBytes } from './format.js';
+import { normalizeVersion } from './version.js';
+
 export interface Refusal {
-  reason:
-    | 'source_not_jellyfin'
-    | 'standby_diverged'
-    | 'version_mismatch'
-    | 'version_unknown'
-    | 'low_disk_space';
+  reason: RefusalReason;
   message: string;
 }
 
@@ -44,19 +43,70 @@ export function checkSourceLooksLikeJellyfin(input: {
   return null;
 }
 
-/** Rule 3: no copy over a standby that users wrote to since the last sync. */
+/**
+ * Rule 3: no copy over a standby that users wrote to since the last sync. `recorded` is the fingerprint taken after
+ * the last copy into it (null: none was, nothing to compare); `current` its watch state now. Where either could
+ * not be read, the rule fails closed.
+ */
 export function checkDivergence(input: {
   standbyLabel: string;
-  recorded: string | null;
-  current: string | null;
+  recorded: { value: string | null; unknown?: string } | null;
+  current: { ok: true; digest: string } | { ok: false; why: string };
 }): Refusal | null {
-  if (input.recorded === null || input.current === null) return null;
-  if (input.recorded === input.current) return null;
+  const { recorded, current, standbyLabel } = input;
+  if (recorded === null) return null;
+  const unknown =
+    recorded.value === null
+      ? `after the last copy: ${recorded.unknown ?? 'it could not be read'}`
+      : !current.ok
+        ? `now: ${current.why}`
+        : null;
+  if (unknown !== null) {
+    return {
+      reason: 'divergence_unknown',
+      message:
+        `cannot tell whether users wrote to ${standbyLabel} since the last sync (its watch state could not be read ${unknown}). ` +
+        'Copying over it could lose what they watched. Fix that, or use --force if nobody used the standby.',
+    };
+  }
+  if (current.ok && current.digest === recorded.value) return null;
   return {
     reason: 'standby_diverged',
     message:
-      `${input.standbyLabel} was written to since the last sync (its users' watch data changed): copying over it ` +
+      `${standbyLabel} was written to since the last sync (its users' watch data changed): copying over it ` +
       'would lose that. Fail back first to carry it over, or use --force to overwrite it.',
+  };
+}
+
+/**
+ * Both Jellyfin containers must run as the same user (files keep their numeric owners, --numeric-ids) and see the
+ * media at the same paths (the database stores absolute media paths).
+ */
+export function checkContainersAlike(input: {
+  master: { runsAs: { uid: string; gid: string; from: string } | null; mediaMounts: readonly string[] };
+  slave: { runsAs: { uid: string; gid: string; from: string } | null; mediaMounts: readonly string[] };
+}): Refusal | null {
+  const { master, slave } = input;
+  const who = (r: typeof master.runsAs) => (r ? `${r.uid}:${r.gid} (${r.from})` : 'unknown');
+  const problems: string[] = [];
+  if (
+    master.runsAs &&
+    slave.runsAs &&
+    (master.runsAs.uid !== slave.runsAs.uid || master.runsAs.gid !== slave.runsAs.gid)
+  ) {
+    problems.push(
+      `master runs Jellyfin as ${who(master.runsAs)} but slave as ${who(slave.runsAs)}: copied files keep their owners, so set the same PUID/PGID (or --user) on both`,
+    );
+  }
+  if (master.mediaMounts.join('\n') !== slave.mediaMounts.join('\n')) {
+    problems.push(
+      `master mounts media at ${master.mediaMounts.join(', ') || 'no path'} but slave at ${slave.mediaMounts.join(', ') || 'no path'}: the database names media by path, so mount it at the same container paths on both`,
+    );
+  }
+  if (problems.length === 0) return null;
+  return {
+    reason: 'container_mismatch',
+    message: `${problems.join('; ')}. Use --force only if you know why they differ.`,
   };
 }
 
@@ -86,11 +136,6 @@ export function checkVersions(input: {
   return null;
 }
 
-export function normalizeVersion(v: string): string {
-  const m = /(\d+\.\d+\.\d+)/.exec(v);
-  return m?.[1] ?? v.trim();
-}
-
 /** Free space must hold what the copy will write, with a margin. */
 export function checkFreeSpace(input: {
   label: string;
@@ -105,15 +150,4 @@ export function checkFreeSpace(input: {
       `${input.label} has ${formatBytes(input.freeBytes)} free but the copy needs about ${formatBytes(need)}. ` +
       'Free some space (old snapshots: *.jf-failover-snapshot) and try again.',
   };
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }

@@ -10,8 +10,10 @@ export type Layout = 'linuxserver' | 'official';
 export const LAYOUTS: readonly Layout[] = ['linuxserver', 'official'];
 
 export interface LayoutPaths {
-  /** The main library database, relative to the config dir. */
+  /** `jellyfin.db`, relative to the config dir: users, devices, activity; from 10.11 also items and watch state. */
   database: string;
+  /** `library.db` beside it: items and watch state of 10.8-10.10 (10.11 renames it `library.db.old`). */
+  library: string;
   /** `branding.xml` (login disclaimer), relative to the config dir. */
   branding: string;
   /** `system.xml`, relative to the config dir. */
@@ -21,9 +23,19 @@ export interface LayoutPaths {
 export function layoutPaths(layout: Layout): LayoutPaths {
   switch (layout) {
     case 'linuxserver':
-      return { database: 'data/data/jellyfin.db', branding: 'branding.xml', system: 'system.xml' };
+      return {
+        database: 'data/data/jellyfin.db',
+        library: 'data/data/library.db',
+        branding: 'branding.xml',
+        system: 'system.xml',
+      };
     case 'official':
-      return { database: 'data/jellyfin.db', branding: 'config/branding.xml', system: 'config/system.xml' };
+      return {
+        database: 'data/jellyfin.db',
+        library: 'data/library.db',
+        branding: 'config/branding.xml',
+        system: 'config/system.xml',
+      };
   }
 }
 

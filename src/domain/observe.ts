@@ -1,4 +1,4 @@
-import type { SiteName } from '../config/schema.js';
+import { orFallback } from './deadline.js';
 import type { ContainerStatus, JellyfinHealth, Site } from './ports.js';
 
 /** One look at a site, as `B/state.sites.<site>` and `status` show it. */
@@ -7,45 +7,46 @@ export interface SiteObservation {
   jellyfin: JellyfinHealth;
   container: ContainerStatus;
   version: string | null;
+  /** When the container last started; null when unknown. */
+  startedAt: string | null;
   checkedAt: string;
 }
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise.catch(() => fallback), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export async function observeSite(site: Site, timeoutMs = 10_000): Promise<SiteObservation> {
-  const [jellyfin, container, info] = await Promise.all([
-    withTimeout(site.jellyfin.health(), timeoutMs, 'unreachable' as JellyfinHealth),
-    withTimeout(
-      site.container.inspect().then((i) => i.status),
+/**
+ * One look at a site. `startingForS`: a Jellyfin that refuses connections within this many seconds of its
+ * container's start is `starting` (10.10 and older refuse while the database loads), not `unreachable`.
+ */
+export async function observeSite(
+  site: Site,
+  timeoutMs = 10_000,
+  startingForS = 0,
+): Promise<SiteObservation> {
+  const [health, container, info] = await Promise.all([
+    orFallback(site.jellyfin.health(), timeoutMs, 'unreachable' as JellyfinHealth),
+    orFallback(
+      site.container.inspect().then((i) => ({ status: i.status, startedAt: i.startedAt })),
       timeoutMs,
-      'unknown' as ContainerStatus,
+      { status: 'unknown' as ContainerStatus, startedAt: null },
     ),
-    withTimeout(site.jellyfin.info(), timeoutMs, null),
+    orFallback(site.jellyfin.info(), timeoutMs, null),
   ]);
+  const sinceStartS = container.startedAt ? (Date.now() - Date.parse(container.startedAt)) / 1000 : Infinity;
+  const starting = health === 'unreachable' && container.status === 'running' && sinceStartS < startingForS;
+  const jellyfin = starting ? 'starting' : health;
   return {
     online: jellyfin === 'healthy',
     jellyfin,
-    container,
+    container: container.status,
     version: info?.version ?? null,
+    startedAt: container.startedAt,
     checkedAt: new Date().toISOString(),
   };
 }
 
 /** Whether the service can work on a site at all: its host answers and its Docker engine answers. */
 export async function siteReachable(site: Site, timeoutMs = 20_000): Promise<boolean> {
-  const host = await withTimeout(site.files.reachable(), timeoutMs, false);
-  if (!host) return false;
-  const status = await withTimeout(
+  if (!(await orFallback(site.files.reachable(), timeoutMs, false))) return false;
+  const status = await orFallback(
     site.container.inspect().then((i) => i.status),
     timeoutMs,
     'unknown' as ContainerStatus,
@@ -53,4 +54,13 @@ export async function siteReachable(site: Site, timeoutMs = 20_000): Promise<boo
   return status !== 'unknown';
 }
 
-export type Observations = Record<SiteName, SiteObservation>;
+/** Observed version: the running server's own answer, else the image label. */
+export async function siteVersion(site: Site): Promise<string | null> {
+  const info = await site.jellyfin.info();
+  if (info) return info.version;
+  try {
+    return (await site.container.inspect()).imageVersion;
+  } catch {
+    return null;
+  }
+}

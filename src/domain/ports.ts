@@ -1,8 +1,14 @@
 /**
- * The small interfaces the domain talks to. Adapters (src/adapters) implement them for the real world:
- * a local or SSH shell, a Docker endpoint, Jellyfin's HTTP API, rsync, SWAG.
+ * The small interfaces the domain talks to. Adapters (src/adapters) implement them for the real world: a local or
+ * SSH shell, a Docker endpoint, Jellyfin's HTTP API, rsync, SQLite, SWAG, files in STATE_DIR. The engine's fast
+ * tests implement them in memory (test/support/memory-world.ts).
  */
-import type { SiteName } from '../config/schema.js';
+import type { Journal } from './journal.js';
+import type { Layout } from './layout.js';
+import type { SiteName } from './sites.js';
+import type { PersistentState } from './state.js';
+import type { VersionFamily } from './version.js';
+import type { WatchState } from './watch-state.js';
 
 export interface ExecResult {
   exitCode: number;
@@ -20,17 +26,16 @@ export interface ExecOptions {
 }
 
 /**
- * Runs programs on one host: the local machine, or a site over SSH. Arguments are an array; an SSH
- * implementation quotes each one for the remote shell in exactly one place, so no config value is ever
- * interpolated into a shell string.
+ * Runs programs on one host: the local machine, or a site over SSH. Arguments are an array; an SSH implementation
+ * quotes each one for the remote shell in exactly one place, so no config value is ever interpolated into a shell
+ * string (rule 9).
  */
 export interface HostShell {
   /** `local` or `user@host:port`, for messages. */
   readonly label: string;
   readonly isLocal: boolean;
-  /** Resolves with the exit code (non-zero included); rejects only when the host cannot be reached. */
+  /** Resolves with the exit code (non-zero included); rejects (HostUnreachableError) when the host is unreachable. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
-  close(): Promise<void>;
 }
 
 export type ContainerStatus = 'running' | 'exited' | 'missing' | 'unknown';
@@ -42,6 +47,12 @@ export interface ContainerInfo {
   /** Jellyfin version from the image labels, when they say. */
   imageVersion: string | null;
   image: string;
+  /** When the container last started (Docker's State.StartedAt), null when never. */
+  startedAt: string | null;
+  /** Who Jellyfin runs as: linuxserver's PUID/PGID, else the container's user; null when it does not say. */
+  runsAs: { uid: string; gid: string; from: string } | null;
+  /** Container paths of the mounts besides /config (the media the database points at), sorted. */
+  mediaMounts: string[];
 }
 
 export interface ContainerControl {
@@ -55,6 +66,7 @@ export interface ContainerControl {
   exec(argv: readonly string[]): Promise<ExecResult>;
 }
 
+/** `starting`: Jellyfin answers but is still loading (10.10: 503 "loading"; 10.11: `Degraded`). */
 export type JellyfinHealth = 'healthy' | 'starting' | 'unhealthy' | 'unreachable';
 
 export interface JellyfinInfo {
@@ -83,22 +95,34 @@ export interface TransferStats {
   files: number;
 }
 
-/** STATE_DIR: the persistent state, the journal of the operation in progress, and the lock. */
+/** STATE_DIR: the persistent state and the journal of the operation in progress. */
 export interface StateStore {
-  load(): Promise<import('./state.js').PersistentState>;
-  save(state: import('./state.js').PersistentState): Promise<void>;
-  readJournal(): Promise<import('./journal.js').Journal | null>;
-  writeJournal(journal: import('./journal.js').Journal): Promise<void>;
+  load(): Promise<PersistentState>;
+  save(state: PersistentState): Promise<void>;
+  readJournal(): Promise<Journal | null>;
+  writeJournal(journal: Journal): Promise<void>;
   clearJournal(): Promise<void>;
-  /**
-   * Takes the one-operation-at-a-time lock shared by the service and the CLI. Rejects with a RefusedError
-   * (`busy`) when a live process holds it; a lock left by a dead process is taken over (the journal says what
-   * it was doing).
-   */
-  lock(owner: string): Promise<{ release(): Promise<void>; staleOwner: string | null }>;
 }
 
-/** File work on one site's host (implemented over its shell by adapters/files/site-files). */
+/** Who holds the operation lock. */
+export interface LockHolder {
+  pid: number;
+  owner: string;
+  at: string;
+}
+
+/** The one-operation-at-a-time lock shared by the service and the CLI, across processes (STATE_DIR/lock). */
+export interface OperationLock {
+  /**
+   * Takes the lock. Rejects with a RefusedError (`busy`) when a live process holds it; a lock left by a dead
+   * process is taken over (`staleOwner` says whose it was; the journal says what it was doing).
+   */
+  acquire(owner: string): Promise<{ release(): Promise<void>; staleOwner: string | null }>;
+  /** The live holder, if any (a dead holder's lock counts as free). */
+  holder(): Promise<LockHolder | null>;
+}
+
+/** File work on one site's host (adapters/files/site-files over its shell). */
 export interface SiteFilesPort {
   readonly label: string;
   reachable(): Promise<boolean>;
@@ -106,7 +130,7 @@ export interface SiteFilesPort {
   exists(path: string): Promise<boolean>;
   isDir(path: string): Promise<boolean>;
   hasCommand(name: string): Promise<boolean>;
-  detectLayout(configDir: string): Promise<import('./layout.js').Layout | null>;
+  detectLayout(configDir: string): Promise<Layout | null>;
   countFiles(dir: string, skipTopDirs: readonly string[]): Promise<number>;
   freeBytes(path: string): Promise<number>;
   mkdir(path: string): Promise<void>;
@@ -114,23 +138,62 @@ export interface SiteFilesPort {
   rename(from: string, to: string): Promise<void>;
   readText(path: string): Promise<string | null>;
   writeTextAtomic(path: string, text: string): Promise<void>;
+}
+
+/** A Jellyfin data dir's databases: `jellyfin.db`, and `library.db` beside it (10.8-10.10). */
+export interface DatabasePaths {
+  database: string;
+  library: string;
+}
+
+/** SQLite work on one site's databases: with the host's sqlite3, or on a copy read by the service's host. */
+export interface SiteDatabasesPort {
+  /** `PRAGMA quick_check`: 'ok', the problem text, or null when no sqlite3 can read it. */
   quickCheck(database: string): Promise<string | null>;
-  userDataFingerprint(database: string): Promise<string | null>;
+  /**
+   * The users' watch state, from where `family` keeps it. Rejects with WatchStateUnavailable when it cannot be
+   * read (no sqlite3 anywhere, an unknown schema, a locked database): never an empty state instead.
+   */
+  watchState(paths: DatabasePaths, family: VersionFamily): Promise<WatchState>;
+  /**
+   * A cheap token that changes whenever the user-data tables change (a hash computed by the site's own sqlite3), so
+   * a watcher reads the whole watch state only when it changed; null where no cheap token is available.
+   */
+  changeToken(paths: DatabasePaths, family: VersionFamily): Promise<string | null>;
+  /** Whether the site's own host reads its databases (else each read fetches a copy: slow on big libraries). */
+  readsOnHost(): Promise<boolean>;
+}
+
+/** What a copy takes from the source tree; the copier turns it into its own filter syntax. */
+export type CopySelection =
+  /** Everything but the excluded paths. */
+  | 'everything'
+  /** Everything but the excluded paths and the SQLite files (those wait for a stopped container). */
+  | 'files'
+  /** Only the SQLite files outside the excluded paths. */
+  | 'databases'
+  /** Only what the excludes name (cache, logs): the destination's own, carried into its staging tree. */
+  | 'carried';
+
+export interface CopyRequest {
+  from: SiteName;
+  fromPath: string;
+  to: SiteName;
+  toPath: string;
+  select: CopySelection;
+  /** Paths (rsync patterns anchored at the tree root) the copy leaves out: built-in plus SYNC_EXCLUDES. */
+  excludes: readonly string[];
+  /** A tree on the destination host: unchanged files are hard-linked from it instead of copied. */
+  linkDest?: string;
+  /** Delete files in the destination that the source does not have (within the selection). */
+  delete: boolean;
+  dryRun?: boolean;
+  onProgress?: (p: TransferProgress) => void;
 }
 
 /** Copies a tree between sites (rsync over SSH, or locally). */
 export interface Copier {
-  copy(request: {
-    from: SiteName;
-    fromPath: string;
-    to: SiteName;
-    toPath: string;
-    filters: string[];
-    linkDest?: string;
-    delete: boolean;
-    dryRun?: boolean;
-    onProgress?: (p: TransferProgress) => void;
-  }): Promise<TransferStats>;
+  copy(request: CopyRequest): Promise<TransferStats>;
 }
 
 /** One site as the domain sees it. */
@@ -140,18 +203,7 @@ export interface Site {
   /** true when the service runs on this site's host. */
   isLocal: boolean;
   files: SiteFilesPort;
+  databases: SiteDatabasesPort;
   container: ContainerControl;
   jellyfin: JellyfinProbe;
-}
-
-/**
- * Reads a site's database on the service's own host, for sites whose host has no sqlite3 (Unraid ships none):
- * a copy is fetched and queried locally. Null when that is not possible either.
- */
-export interface DatabaseReader {
-  /** `quickCheck`: 'ok' or sqlite3's complaint; `fingerprint`: as SiteFilesPort.userDataFingerprint. */
-  inspect(
-    site: SiteName,
-    database: string,
-  ): Promise<{ quickCheck: string | null; fingerprint: string | null } | null>;
 }

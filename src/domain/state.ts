@@ -1,9 +1,12 @@
-import type { SiteName } from '../config/schema.js';
+import { round1 } from './format.js';
+import { other, type SiteName } from './sites.js';
 
-export type OperationKind = 'sync' | 'promote' | 'failback' | 'rollback';
-export const OPERATION_KINDS: readonly OperationKind[] = ['sync', 'promote', 'failback', 'rollback'];
+/** The operations of SPEC section 3, in its order; `B/state.operation.kind` is one of these or `idle`. */
+export const OPERATION_KINDS = ['sync', 'promote', 'failback', 'rollback'] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
 
-export type SyncResult = 'success' | 'failed' | 'rolled_back';
+export const SYNC_RESULTS = ['success', 'failed', 'rolled_back'] as const;
+export type SyncResult = (typeof SYNC_RESULTS)[number];
 
 export interface LastSync {
   at: string;
@@ -15,11 +18,21 @@ export interface LastSync {
   error: string | null;
 }
 
-/** Taken from the standby's database right after a copy; a different value later means users wrote to it. */
+/**
+ * The digest of the standby's watch state right after a copy (watch-state.ts); a different value later means users
+ * wrote to it. `value` null: it could not be read then (`unknown` says why), so the rule cannot be evaluated.
+ */
 export interface Fingerprint {
   site: SiteName;
-  value: string;
+  value: string | null;
   at: string;
+  unknown?: string;
+}
+
+/** Running state and restart policy of a container before an operation. */
+export interface ContainerBefore {
+  running: boolean;
+  restartPolicy: string;
 }
 
 /** What a finished operation changed, so that `rollback` can put it back. */
@@ -30,16 +43,18 @@ export interface LastOperation {
   primaryBefore: SiteName;
   /** The destination's tree before the copy, kept beside it; null when nothing was copied. */
   snapshot: { site: SiteName; path: string; configDir: string } | null;
-  /** Restart policies and running states before the operation. */
-  containersBefore: Record<SiteName, { running: boolean; restartPolicy: string } | null>;
+  containersBefore: Record<SiteName, ContainerBefore | null>;
   /** The fence before the operation, put back by rollback. */
   fenceBefore: Fence | null;
+  /** The standby fingerprint before the operation, put back by rollback with the tree it belongs to. */
+  fingerprintBefore?: Fingerprint | null;
 }
 
 /** A demoted primary: stopped and kept from restarting. `pending` while it could not be reached to do it. */
 export interface Fence {
   site: SiteName;
-  previousRestartPolicy: string;
+  /** The restart policy its container had before it was fenced, read from the container; null until then. */
+  previousRestartPolicy: string | null;
   pending: boolean;
 }
 
@@ -69,10 +84,27 @@ export function initialState(): PersistentState {
   };
 }
 
-export function other(site: SiteName): SiteName {
-  return site === 'master' ? 'slave' : 'master';
-}
-
 export function standbyOf(state: Pick<PersistentState, 'primary'>): SiteName {
   return other(state.primary);
+}
+
+/** The one place `lastSync` is built: after a copy, a rollback, or a recovery. */
+export function lastSyncRecord(input: {
+  result: SyncResult;
+  durationS?: number;
+  bytes?: number;
+  files?: number;
+  primaryDowntimeS?: number;
+  error?: string | null;
+  at?: Date;
+}): LastSync {
+  return {
+    at: (input.at ?? new Date()).toISOString(),
+    result: input.result,
+    durationS: round1(input.durationS ?? 0),
+    bytes: input.bytes ?? 0,
+    files: input.files ?? 0,
+    primaryDowntimeS: round1(input.primaryDowntimeS ?? 0),
+    error: input.error ?? null,
+  };
 }

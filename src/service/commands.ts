@@ -4,10 +4,10 @@
  */
 import { z } from 'zod';
 import { PAYLOAD_PRESS } from '../adapters/mqtt/discovery.js';
-import type { OperationKind } from '../domain/state.js';
+import { OPERATION_KINDS, type OperationKind } from '../domain/state.js';
 
 /** The command names of SPEC section 3: the four operations, and `check` (probe now, publish the state). */
-export const COMMAND_NAMES = ['sync', 'promote', 'failback', 'rollback', 'check'] as const;
+export const COMMAND_NAMES = [...OPERATION_KINDS, 'check'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Larger payloads are not read at all: a button sends 5 bytes, the JSON form about 15. */

@@ -6,16 +6,18 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
-import { type ContainerEvent, watchEvents } from '../adapters/docker/container.js';
-import type { SiteName } from '../config/schema.js';
-import { checkDivergence } from '../domain/guards.js';
-import { type Layout, layoutPaths } from '../domain/layout.js';
-import { observeSite, withTimeout } from '../domain/observe.js';
-import type { Site, StateStore } from '../domain/ports.js';
-import { standbyOf } from '../domain/state.js';
-import type { Logger } from '../log.js';
+import { type ContainerEvent, watchEvents } from '../adapters/docker/events.js';
+import { orFallback } from '../domain/deadline.js';
+import type { Layout } from '../domain/layout.js';
+import type { Log } from '../domain/log.js';
+import { observeSite } from '../domain/observe.js';
+import type { Site } from '../domain/ports.js';
+import { SITE_NAMES, type SiteName } from '../domain/sites.js';
+import { type PersistentState, standbyOf } from '../domain/state.js';
+import { Rerun } from './rerun.js';
 import { type SiteSample, SiteStatusTracker, type SiteTransition } from './site-status.js';
 import type { SiteView } from './snapshot.js';
+import { type Divergence, StandbyWatch } from './standby-watch.js';
 
 export interface MonitorSettings {
   intervalMs: number;
@@ -24,14 +26,17 @@ export interface MonitorSettings {
   /** Per probe (HTTP, inspect, SSH command). */
   probeTimeoutMs: number;
   layout: Layout | 'auto';
+  /** START_TIMEOUT_S: a Jellyfin refusing connections this soon after its container started is starting. */
+  startTimeoutS: number;
 }
 
 export interface MonitorDeps {
   sites: Record<SiteName, Site>;
   /** Each site's Docker endpoint, for its event stream. */
   dockers: Record<SiteName, Dockerode>;
-  store: StateStore;
-  logger: Logger;
+  /** The persistent state as the service last learned it (null before it was read). */
+  state(): PersistentState | null;
+  logger: Log;
   settings: MonitorSettings;
   /** True while an operation runs (here or in a CLI process): the standby's database is not read then. */
   operationRunning(): boolean;
@@ -50,9 +55,9 @@ export interface StandbyView {
   site: SiteName | null;
   freeBytes: number | null;
   diverged: boolean;
+  divergence: Divergence;
 }
 
-const SITES: readonly SiteName[] = ['master', 'slave'];
 /** After a container `start` event, look again this soon (Jellyfin answers `/health` within seconds). */
 const POLL_AFTER_START_MS = 1_000;
 const EVENTS_RETRY_MIN_MS = 1_000;
@@ -61,11 +66,16 @@ const EVENTS_RETRY_MAX_MS = 30_000;
 export class HealthMonitor {
   private readonly trackers: Record<SiteName, SiteStatusTracker>;
   private readonly views: Record<SiteName, SiteView>;
-  private standby: StandbyView = { site: null, freeBytes: null, diverged: false };
+  private standby: StandbyView = {
+    site: null,
+    freeBytes: null,
+    diverged: false,
+    divergence: { kind: 'unchecked' },
+  };
+  private readonly standbyWatch: StandbyWatch;
   private abort: AbortController | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private polling: Promise<void> | null = null;
-  private pollAgain = false;
+  private readonly polls = new Rerun(() => this.pollOnce());
   private readonly watchers: Promise<void>[] = [];
 
   constructor(
@@ -73,6 +83,7 @@ export class HealthMonitor {
     private readonly listener: MonitorListener,
   ) {
     const failures = deps.settings.failures;
+    this.standbyWatch = new StandbyWatch(deps.settings.layout, deps.settings.probeTimeoutMs);
     this.trackers = { master: new SiteStatusTracker(failures), slave: new SiteStatusTracker(failures) };
     this.views = {
       master: { observation: null, verdict: 'unknown', hostReachable: null },
@@ -96,7 +107,7 @@ export class HealthMonitor {
   async start(): Promise<void> {
     this.abort = new AbortController();
     await this.pollNow();
-    for (const name of SITES) this.watchers.push(this.followEvents(name, this.abort.signal));
+    for (const name of SITE_NAMES) this.watchers.push(this.followEvents(name, this.abort.signal));
     this.schedule();
   }
 
@@ -105,27 +116,13 @@ export class HealthMonitor {
     this.abort = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await Promise.allSettled([...this.watchers, this.polling]);
+    await Promise.allSettled([...this.watchers, this.polls.settled()]);
     this.watchers.length = 0;
   }
 
   /** Polls now; a poll already running is followed by one more. Resolves when the (last) poll is done. */
-  async pollNow(): Promise<void> {
-    if (this.polling !== null) {
-      this.pollAgain = true;
-      return this.polling;
-    }
-    this.polling = (async () => {
-      try {
-        do {
-          this.pollAgain = false;
-          await this.pollOnce();
-        } while (this.pollAgain);
-      } finally {
-        this.polling = null;
-      }
-    })();
-    return this.polling;
+  pollNow(): Promise<void> {
+    return this.polls.run();
   }
 
   private schedule(): void {
@@ -139,7 +136,7 @@ export class HealthMonitor {
   }
 
   private async pollOnce(): Promise<void> {
-    await Promise.all(SITES.map((name) => this.pollSite(name)));
+    await Promise.all(SITE_NAMES.map((name) => this.pollSite(name)));
     await this.checkStandby();
     this.listener.changed();
   }
@@ -148,8 +145,8 @@ export class HealthMonitor {
     const site = this.deps.sites[name];
     const timeout = this.deps.settings.probeTimeoutMs;
     const [observation, hostReachable] = await Promise.all([
-      observeSite(site, timeout),
-      site.isLocal ? Promise.resolve(true) : withTimeout(site.files.reachable(), timeout, false),
+      observeSite(site, timeout, this.deps.settings.startTimeoutS),
+      site.isLocal ? Promise.resolve(true) : orFallback(site.files.reachable(), timeout, false),
     ]);
     const view = this.views[name];
     view.observation = observation;
@@ -182,43 +179,25 @@ export class HealthMonitor {
 
   /** Free space on the standby's config filesystem, and whether its users wrote to it since the last sync. */
   private async checkStandby(): Promise<void> {
-    const { store, sites, settings, logger } = this.deps;
-    let state: Awaited<ReturnType<StateStore['load']>>;
-    try {
-      state = await store.load();
-    } catch (err) {
-      logger.warn({ err }, 'cannot read the state to check the standby');
-      return;
-    }
+    const { sites, settings } = this.deps;
+    const state = this.deps.state();
+    if (state === null) return;
     const name = standbyOf(state);
     const site = sites[name];
-    const timeout = settings.probeTimeoutMs;
-    const freeBytes = await withTimeout(site.files.freeBytes(site.configDir), timeout, null);
-    const siteChanged = this.standby.site !== name;
-    let diverged = siteChanged ? false : this.standby.diverged;
-    const recorded = state.standbyFingerprint;
-    if (!recorded || recorded.site !== name) {
-      diverged = false;
-    } else if (!this.deps.operationRunning() && this.views[name].hostReachable !== false) {
-      const layout =
-        settings.layout === 'auto'
-          ? await withTimeout(site.files.detectLayout(site.configDir), timeout, null)
-          : settings.layout;
-      const current = layout
-        ? await withTimeout(
-            site.files.userDataFingerprint(`${site.configDir}/${layoutPaths(layout).database}`),
-            timeout,
-            null,
-          )
-        : null;
-      // A fingerprint that cannot be read (no sqlite3, database busy) leaves the last answer in place.
-      if (current !== null) {
-        const refusal = checkDivergence({ standbyLabel: name, recorded: recorded.value, current });
-        diverged = refusal !== null;
-        if (refusal && !this.standby.diverged) this.listener.diverged(name, refusal.message);
+    const freeBytes = await orFallback(site.files.freeBytes(site.configDir), settings.probeTimeoutMs, null);
+    let divergence =
+      this.standby.site === name ? this.standby.divergence : ({ kind: 'unchecked' } as Divergence);
+    if (!this.deps.operationRunning() && this.views[name].hostReachable !== false) {
+      divergence = await this.standbyWatch.check(
+        site,
+        state.standbyFingerprint,
+        this.views[name].observation?.version ?? null,
+      );
+      if (divergence.kind === 'diverged' && this.standby.divergence.kind !== 'diverged') {
+        this.listener.diverged(name, divergence.message);
       }
     }
-    this.standby = { site: name, freeBytes, diverged };
+    this.standby = { site: name, freeBytes, diverged: divergence.kind === 'diverged', divergence };
   }
 
   private async followEvents(name: SiteName, signal: AbortSignal): Promise<void> {
@@ -259,6 +238,7 @@ export class HealthMonitor {
           jellyfin: 'unreachable',
           container,
           version: view.observation?.version ?? null,
+          startedAt: view.observation?.startedAt ?? null,
           checkedAt: event.time.toISOString(),
         };
         this.record(name, 'stopped');

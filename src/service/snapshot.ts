@@ -3,12 +3,14 @@
  * (owned by state.json), the operation in progress (owned by the engine, or the journal of another process),
  * and the monitor's latest look at each site. Pure: same input, same snapshot.
  */
-import type { SiteName } from '../config/schema.js';
+
 import type { OperationStatus } from '../domain/events.js';
-import { formatBytes, normalizeVersion } from '../domain/guards.js';
+import { formatBytes } from '../domain/format.js';
 import type { SiteObservation } from '../domain/observe.js';
 import type { ContainerStatus, JellyfinHealth } from '../domain/ports.js';
+import { SITE_NAMES, type SiteName } from '../domain/sites.js';
 import { type LastSync, type OperationKind, type PersistentState, standbyOf } from '../domain/state.js';
+import { normalizeVersion } from '../domain/version.js';
 import type { SiteVerdict } from './site-status.js';
 
 export interface SiteSnapshot {
@@ -47,6 +49,8 @@ export interface SnapshotInput {
     /** Free bytes on the standby's config filesystem; null when unknown. */
     freeBytes: number | null;
     diverged: boolean;
+    /** Why rule 3 cannot be evaluated between operations right now; null when it can. */
+    divergenceUnknown?: string | null;
   };
   /** A journal left by a process that is gone: recovered at the next start or operation. */
   interrupted: { kind: OperationKind; step: string } | null;
@@ -55,8 +59,6 @@ export interface SnapshotInput {
   /** Problems of the service itself (e.g. an unreadable state file), listed last. */
   serviceProblems?: readonly string[];
 }
-
-const SITES: readonly SiteName[] = ['master', 'slave'];
 
 function siteSnapshot(view: SiteView): SiteSnapshot {
   const o = view.observation;
@@ -89,7 +91,7 @@ export function problemsOf(input: SnapshotInput, sites: Record<SiteName, SiteSna
   const problems: string[] = [];
   const standby = standbyOf(state);
   const role = (site: SiteName) => (site === state.primary ? 'primary' : 'standby');
-  for (const site of SITES) {
+  for (const site of SITE_NAMES) {
     const view = input.sites[site];
     const s = sites[site];
     if (view.hostReachable === false) {
@@ -111,6 +113,11 @@ export function problemsOf(input: SnapshotInput, sites: Record<SiteName, SiteSna
   if (input.standby.diverged) {
     problems.push(
       `${standby} (standby) was written to since the last sync: fail back to keep that data, or force a sync to discard it`,
+    );
+  }
+  if (input.standby.divergenceUnknown) {
+    problems.push(
+      `cannot tell whether users wrote to ${standby} (standby) since the last sync: ${input.standby.divergenceUnknown}; the next sync refuses (divergence_unknown) until it can`,
     );
   }
   const free = input.standby.freeBytes;

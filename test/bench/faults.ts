@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { SiteName } from '../../src/config/schema.js';
+import type { App } from '../../src/compose.js';
 import type { FailoverEvent, OperationStatus } from '../../src/domain/events.js';
 import type { Journal } from '../../src/domain/journal.js';
-import type { Runtime } from '../../src/runtime.js';
+import type { SiteName } from '../../src/domain/sites.js';
 import { treeDigest } from './tree-digest.js';
 
 const exec = promisify(execFile);
@@ -73,7 +73,7 @@ export class Recorder {
   readonly steps: string[] = [];
   current: OperationStatus | null = null;
 
-  attach(rt: Runtime): this {
+  attach(rt: App): this {
     rt.observers.add({
       event: (e) => this.events.push(e),
       operation: (s) => {
@@ -107,20 +107,49 @@ export interface DbFacts {
   activity: number;
 }
 
-/** integrity_check and row counts of a config dir's database (safe while a stand-in writes, WAL mode). */
+/**
+ * integrity_check and row counts of a config dir's databases (safe while a stand-in writes, WAL mode), whatever
+ * the layout (linuxserver `data/data/`, official `data/`) and version: 10.11+ keeps everything in jellyfin.db
+ * (BaseItems, UserData); 10.10 and older keep items and watch state in library.db (TypedBaseItems, UserDatas).
+ * `integrity` is 'ok' only when every database is.
+ */
 export async function dbFacts(configDir: string): Promise<DbFacts> {
-  const db = join(configDir, DB_REL);
-  const integrity = await sqlite(db, 'PRAGMA integrity_check;');
-  const counts = await sqlite(
+  const linuxserver = join(configDir, DB_REL);
+  const db = (await exists(linuxserver)) ? linuxserver : join(configDir, 'data', 'jellyfin.db');
+  const library = join(db, '..', 'library.db');
+  const tables = await sqlite(
     db,
-    'SELECT (SELECT count(*) FROM Users), (SELECT count(*) FROM BaseItems), (SELECT count(*) FROM UserData), (SELECT count(*) FROM ActivityLogs);',
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'BaseItems';",
   );
+  const old = tables === '0' && (await exists(library));
+  const checks = [await sqlite(db, 'PRAGMA integrity_check;')];
+  let counts: string;
+  if (old) {
+    checks.push(await sqlite(library, 'PRAGMA integrity_check;'));
+    const main = await sqlite(
+      db,
+      'SELECT (SELECT count(*) FROM Users), (SELECT count(*) FROM ActivityLogs);',
+    );
+    const lib = await sqlite(
+      library,
+      'SELECT (SELECT count(*) FROM TypedBaseItems), (SELECT count(*) FROM UserDatas);',
+    );
+    const [users, activity] = main.split('|');
+    const [items, userData] = lib.split('|');
+    counts = [users, items, userData, activity].join('|');
+  } else {
+    counts = await sqlite(
+      db,
+      'SELECT (SELECT count(*) FROM Users), (SELECT count(*) FROM BaseItems), (SELECT count(*) FROM UserData), (SELECT count(*) FROM ActivityLogs);',
+    );
+  }
   const [users, items, userData, activity] = counts.split('|').map(Number) as [
     number,
     number,
     number,
     number,
   ];
+  const integrity = checks.every((c) => c === 'ok') ? 'ok' : checks.filter((c) => c !== 'ok').join('; ');
   return { integrity, users, items, userData, activity };
 }
 
@@ -162,7 +191,7 @@ export interface SiteOutcome {
 }
 
 /** Container state, restart policy and Jellyfin health of a site, as the product's own adapters see them. */
-export async function siteOutcome(rt: Runtime, site: SiteName): Promise<SiteOutcome> {
+export async function siteOutcome(rt: App, site: SiteName): Promise<SiteOutcome> {
   const info = await rt.sites[site].container.inspect();
   return {
     status: info.status,
@@ -172,7 +201,7 @@ export async function siteOutcome(rt: Runtime, site: SiteName): Promise<SiteOutc
 }
 
 /** Waits until a site's Jellyfin answers Healthy (an undo starts a container without waiting for it). */
-export async function waitSiteHealthy(rt: Runtime, site: SiteName, timeoutMs = 30_000): Promise<void> {
+export async function waitSiteHealthy(rt: App, site: SiteName, timeoutMs = 30_000): Promise<void> {
   await waitFor(
     `${site} healthy`,
     async () => (await rt.sites[site].jellyfin.health()) === 'healthy',

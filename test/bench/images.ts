@@ -109,11 +109,33 @@ function baseSpec(): Pick<ImageSpec, 'generated' | 'dirs' | 'links'> {
 
 function standinSpec(): ImageSpec {
   const base = baseSpec();
+  // The stand-in's modules beside standin.mjs, and the reference schema and seeds it creates missing databases from.
+  const modules = ['standin.mjs', 'api.mjs', 'jellyfin.mjs', 'store.mjs', 'sqlite.mjs', 'formats.mjs'];
+  const reference = [
+    'README.md',
+    'schema-10.10.sql',
+    'schema-10.11.sql',
+    'writes/seed-10.10.sql',
+    'writes/seed-10.11.sql',
+  ];
+  const copies: Array<[string, string]> = [
+    [STANDIN_SOURCE, '/standin/standin.mjs'],
+    ...modules
+      .filter((m) => m !== 'standin.mjs')
+      .map((m): [string, string] => [
+        fileURLToPath(new URL(`./images/jellyfin-standin/${m}`, import.meta.url)),
+        `/standin/${m}`,
+      ]),
+    ...reference.map((f): [string, string] => [
+      fileURLToPath(new URL(`../fixtures/jellyfin-reference/${f}`, import.meta.url)),
+      `/standin/reference/${f}`,
+    ]),
+  ];
   return {
     repo: STANDIN_REPO,
     binaries: ['/usr/bin/node', '/usr/bin/sqlite3', '/usr/bin/dash'],
     hostFiles: [],
-    copies: [[STANDIN_SOURCE, '/standin/standin.mjs']],
+    copies,
     generated: base.generated,
     dirs: base.dirs,
     links: [...base.links, ['/usr/bin/sh', 'dash']],

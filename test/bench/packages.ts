@@ -14,6 +14,7 @@ export const BENCH_PACKAGES: ReadonlyArray<{ pkg: string; binary: string }> = [
   { pkg: 'attr', binary: 'getfattr' },
   { pkg: 'iproute2', binary: 'ip' },
   { pkg: 'procps', binary: 'pkill' },
+  { pkg: 'debootstrap', binary: 'debootstrap' },
 ];
 
 const SBIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -1,23 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterEach, inject } from 'vitest';
+import { type App, type ComposeOverrides, compose } from '../../src/compose.js';
 import { type Config, loadConfig } from '../../src/config/load.js';
 import type { Layout } from '../../src/domain/layout.js';
+import { versionFamily } from '../../src/domain/version.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { createRuntime, type Runtime, type RuntimeOverrides } from '../../src/runtime.js';
-import { generateConfigTree } from './config-tree.js';
+import { type ConfigTreeResult, generateConfigTree } from './config-tree.js';
 import { freePort } from './mosquitto.js';
 import type { BenchInfo } from './provided.js';
-import { type SshdHandle, startSshd } from './sshd.js';
+import { generateKeyPair, type SshdHandle, startSshd } from './sshd.js';
 import { removeContainer, startStandin, waitForHealth } from './standin.js';
 
 export interface TwoSitesOptions {
   /** Short name for containers and dirs. */
   name: string;
-  /** Which site is reached over SSH (through a per-test sshd on 127.0.0.x); the other is local. */
-  remote?: 'master' | 'slave' | 'none';
+  /**
+   * Which site is reached over SSH (through a per-test sshd on 127.0.0.x); the other is local. `both`: the
+   * service on a third machine, each site behind its own sshd (own address, own host key), both knowing only the
+   * service's one key.
+   */
+  remote?: 'master' | 'slave' | 'none' | 'both';
   layout?: Layout;
   files?: number;
   totalBytes?: number;
@@ -39,7 +44,22 @@ export interface TwoSitesOptions {
   remoteLacks?: string[];
   /** Stand-in startup delay in ms (default 300). */
   startupDelayMs?: number;
+  /** Users, movies and database size of the generated trees (config-tree.ts; defaults there). */
+  users?: number;
+  items?: number;
+  databaseBytes?: number;
+  /**
+   * Period of the writes an idle server with clients makes (activity rows, last-activity dates, devices), on both
+   * sites; default 1500 ms, 0 = none. None of them is watch state.
+   */
+  idleWriteMs?: number;
 }
+
+/**
+ * Restart policies of the bench's containers: different on each site, so a test can tell a policy given back
+ * from the default (rule 8: fencing restores what the container really had).
+ */
+export const BENCH_POLICIES = { master: 'always', slave: 'unless-stopped' } as const;
 
 export interface TwoSites {
   base: string;
@@ -50,7 +70,12 @@ export interface TwoSites {
   env: Record<string, string>;
   config: Config;
   docker: Docker;
+  /** What the generated trees hold: users with their device tokens, movies with their keys, the API key. */
+  tree: ConfigTreeResult;
+  /** The remote site's sshd (with `remote: 'both'`, slave's). */
   sshd: SshdHandle | null;
+  /** Each site's sshd, null for a local site. */
+  sshds: Record<'master' | 'slave', SshdHandle | null>;
   logger: Logger;
   /** Starts a stopped site's stand-in container again (same options as at creation). */
   recreate(
@@ -77,14 +102,38 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
   await mkdir(dirs.master, { recursive: true });
   await mkdir(dirs.slave, { recursive: true });
   const layout = options.layout ?? 'linuxserver';
-  const files = options.files ?? 120;
-  const totalBytes = options.totalBytes ?? 4 * 1024 * 1024;
-  await generateConfigTree(dirs.master, { layout, files, totalBytes, seed: 1, serverName: 'master' });
-  if (!options.emptySlave) await cp(dirs.master, dirs.slave, { recursive: true, preserveTimestamps: true });
+  const versions = { master: options.masterVersion ?? '10.11.3', slave: options.slaveVersion ?? '10.11.3' };
+  const tree = {
+    layout,
+    files: options.files ?? 120,
+    totalBytes: options.totalBytes ?? 4 * 1024 * 1024,
+    ...(options.users !== undefined ? { users: options.users } : {}),
+    ...(options.items !== undefined ? { items: options.items } : {}),
+    ...(options.databaseBytes !== undefined ? { databaseBytes: options.databaseBytes } : {}),
+  };
+  const generated = await generateConfigTree(dirs.master, {
+    ...tree,
+    seed: 1,
+    serverName: 'master',
+    version: versions.master,
+  });
+  if (!options.emptySlave) {
+    // A standby of the same version family starts as an older copy of master; another version (rule 4's test)
+    // cannot open master's databases (as the real server, it refuses a newer schema) and gets its own tree.
+    if (versionFamily(versions.slave) === versionFamily(versions.master)) {
+      await cp(dirs.master, dirs.slave, { recursive: true, preserveTimestamps: true });
+    } else {
+      await generateConfigTree(dirs.slave, {
+        ...tree,
+        seed: 2,
+        serverName: 'slave',
+        version: versions.slave,
+      });
+    }
+  }
   const docker = new Docker({ socketPath: bench.dockerSocket });
   const ports = { master: await freePort(), slave: await freePort() };
   const containers = { master: `jft-${id}-master`, slave: `jft-${id}-slave` };
-  const versions = { master: options.masterVersion ?? '10.11.3', slave: options.slaveVersion ?? '10.11.3' };
   const writes = { master: options.masterWriteMs ?? 300, slave: options.slaveWriteMs ?? 0 };
   const start = async (site: 'master' | 'slave', o: { writeIntervalMs?: number; version?: string } = {}) => {
     await startStandin(docker, {
@@ -96,7 +145,8 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
       version: o.version ?? versions[site],
       startupDelayMs: options.startupDelayMs ?? 300,
       writeIntervalMs: o.writeIntervalMs ?? writes[site],
-      restartPolicy: 'unless-stopped',
+      idleWriteMs: options.idleWriteMs ?? 1500,
+      restartPolicy: BENCH_POLICIES[site],
     });
   };
   await Promise.all([start('master'), start('slave')]);
@@ -107,7 +157,18 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
   ]);
 
   const remote = options.remote ?? 'slave';
-  const sshd = remote === 'none' ? null : await startSshd({ hideCommands: options.remoteLacks ?? [] });
+  const hide = { hideCommands: options.remoteLacks ?? [] };
+  const sshds: Record<'master' | 'slave', SshdHandle | null> = { master: null, slave: null };
+  if (remote === 'both') {
+    const key = await generateKeyPair(base, 'service_ed25519');
+    [sshds.master, sshds.slave] = await Promise.all([
+      startSshd({ ...hide, clientKey: key }),
+      startSshd({ ...hide, clientKey: key }),
+    ]);
+  } else if (remote !== 'none') {
+    sshds[remote] = await startSshd(hide);
+  }
+  const sshd = sshds.slave ?? sshds.master;
   const env: Record<string, string> = {
     MQTT_URL: bench.mqttUrl,
     FAILOVER_ID: options.name.replace(/[^a-z0-9]/g, '_'),
@@ -124,12 +185,20 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...options.extraEnv,
   };
-  if (sshd) {
-    const prefix = remote === 'master' ? 'MASTER' : 'SLAVE';
-    env[`${prefix}_SSH`] = sshd.sshTarget;
+  const knownHosts: string[] = [];
+  for (const site of ['master', 'slave'] as const) {
+    const handle = sshds[site];
+    if (!handle) continue;
+    const prefix = site.toUpperCase();
+    env[`${prefix}_SSH`] = handle.sshTarget;
     env[`${prefix}_DOCKER`] = 'ssh';
-    env.SSH_KEY_FILE = sshd.clientKeyFile;
-    env.SSH_KNOWN_HOSTS_FILE = sshd.knownHostsFile;
+    env.SSH_KEY_FILE = handle.clientKeyFile;
+    knownHosts.push(await readFile(handle.knownHostsFile, 'utf8'));
+  }
+  if (knownHosts.length > 0) {
+    const file = join(base, 'known_hosts');
+    await writeFile(file, knownHosts.join(''));
+    env.SSH_KNOWN_HOSTS_FILE = file;
   }
   let config: Config;
   try {
@@ -140,7 +209,7 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
       removeContainer(docker, containers.master),
       removeContainer(docker, containers.slave),
     ]);
-    await sshd?.stop();
+    await Promise.all([sshds.master?.stop(), sshds.slave?.stop()]);
     throw err;
   }
   const logger = createLogger({ level: env.LOG_LEVEL ?? 'silent' });
@@ -153,7 +222,9 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
     env,
     config,
     docker,
+    tree: generated,
     sshd,
+    sshds,
     logger,
     recreate: start,
     async cleanup() {
@@ -161,7 +232,7 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
         removeContainer(docker, containers.master),
         removeContainer(docker, containers.slave),
       ]);
-      await sshd?.stop();
+      await Promise.all([sshds.master?.stop(), sshds.slave?.stop()]);
       await rm(base, { recursive: true, force: true });
     },
   };
@@ -173,10 +244,10 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
  */
 export function sitesPerTest(): {
   create(options: TwoSitesOptions): Promise<TwoSites>;
-  runtime(sites: TwoSites, overrides?: RuntimeOverrides, config?: Config): Runtime;
+  runtime(sites: TwoSites, overrides?: ComposeOverrides, config?: Config): App;
 } {
   let made: TwoSites[] = [];
-  let runtimes: Runtime[] = [];
+  let runtimes: App[] = [];
   afterEach(async () => {
     for (const rt of runtimes) await rt.close();
     for (const sites of made) await sites.cleanup();
@@ -190,7 +261,7 @@ export function sitesPerTest(): {
       return sites;
     },
     runtime(sites, overrides = { healthPollMs: 200 }, config = sites.config) {
-      const rt = createRuntime(config, sites.logger, overrides);
+      const rt = compose(config, sites.logger, overrides);
       runtimes.push(rt);
       return rt;
     },

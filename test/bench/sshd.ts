@@ -58,6 +58,11 @@ export interface StartSshdOptions {
   hideCommands?: string[];
   /** Default: a port found free on that address. */
   port?: number;
+  /**
+   * The client key this sshd authorizes (default: a fresh one). Several sshd "hosts" that all know one service's
+   * key: the topology of a service on a third machine.
+   */
+  clientKey?: KeyPair;
 }
 
 export interface KeyPair {
@@ -428,7 +433,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
   const dir = await mkdtemp(join(tmpdir(), 'jf-bench-sshd-'));
   try {
     const hostKey = await generateKeyPair(dir, 'ssh_host_ed25519_key');
-    const clientKey = await generateKeyPair(dir, 'client_ed25519');
+    const clientKey = opts.clientKey ?? (await generateKeyPair(dir, 'client_ed25519'));
     await writeFile(join(dir, 'authorized_keys'), `${clientKey.publicKey}\n`, { mode: 0o600 });
     const { stdout: fingerprintLine } = await execa('ssh-keygen', [
       '-l',

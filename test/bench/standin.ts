@@ -4,9 +4,10 @@ import type Docker from 'dockerode';
 import type { Layout } from '../../src/domain/layout.js';
 
 /**
- * Test helpers around the bench's stand-in containers: the Jellyfin stand-in (speaks the endpoints the
- * service uses, writes a real SQLite database) and the SWAG stand-in (real nginx, linuxserver/swag layout under
- * the bind-mounted /config). Containers use host networking on loopback ports.
+ * Test helpers around the bench's stand-in containers: the Jellyfin stand-in (the databases, startup phases, idle
+ * writes and user-data API of the Jellyfin version it claims; see images/jellyfin-standin/standin.mjs and
+ * jellyfin-client.ts) and the SWAG stand-in (real nginx, linuxserver/swag layout under the bind-mounted /config).
+ * Containers use host networking on loopback ports.
  */
 
 export type RestartPolicy = 'no' | 'unless-stopped' | 'always';
@@ -19,7 +20,10 @@ export interface StandinOptions {
   port: number;
   /** Loopback address to listen on (default 127.0.0.1). */
   bind?: string;
-  /** Jellyfin version the stand-in reports (default 10.11.3). */
+  /**
+   * Jellyfin version the stand-in is (default 10.11.3): its databases (10.8-10.10: jellyfin.db + library.db;
+   * 10.11 / 12.x: jellyfin.db), startup phases and /System/Info/Public. Generate the tree for the same version.
+   */
   version?: string;
   /**
    * Value of the `org.opencontainers.image.version` container label (default: `version`). The real
@@ -27,10 +31,24 @@ export interface StandinOptions {
    */
   versionLabel?: string;
   layout?: Layout;
-  /** How long `/health` answers `Degraded` after start (default 1500 ms). */
+  /** Total startup time until `/health` says Healthy (default 400 ms), split into the version's phases. */
   startupDelayMs?: number;
-  /** Period of simulated watch-progress writes to the database (default 500 ms, 0 = none). */
+  /**
+   * Users watching: one playback report (start, progress, stop) every this many ms, written as the server writes
+   * them (default 0 = nobody watches). Changes watch state, like real users.
+   */
   writeIntervalMs?: number;
+  /**
+   * What an idle server with connected clients writes, every this many ms: sessions and logins in ActivityLogs,
+   * Users.LastActivityDate, Devices.DateLastActivity, now and then the optimise-database task (checkpoint +
+   * VACUUM). Never watch state. Default here 0 = off (tests that compare a running site's database bytes or row
+   * counts before and after would see these writes); the stand-in's own default is 2000 ms, as a real server with
+   * clients connected writes all the time.
+   */
+  idleWriteMs?: number;
+  /** Run as this uid/gid, like linuxserver's PUID/PGID (files the stand-in creates are owned by them). */
+  puid?: number;
+  pgid?: number;
   /** Server name reported by /System/Info/Public (default: system.xml's ServerName). */
   serverName?: string;
   restartPolicy?: RestartPolicy;
@@ -62,7 +80,10 @@ export async function startStandin(docker: Docker, opts: StandinOptions): Promis
     `JF_LAYOUT=${opts.layout ?? 'linuxserver'}`,
   ];
   if (opts.startupDelayMs !== undefined) env.push(`JF_STARTUP_DELAY_MS=${opts.startupDelayMs}`);
-  if (opts.writeIntervalMs !== undefined) env.push(`JF_WRITE_INTERVAL_MS=${opts.writeIntervalMs}`);
+  if (opts.writeIntervalMs !== undefined) env.push(`JF_PLAYBACK_WRITE_MS=${opts.writeIntervalMs}`);
+  env.push(`JF_IDLE_WRITE_MS=${opts.idleWriteMs ?? 0}`);
+  if (opts.puid !== undefined) env.push(`PUID=${opts.puid}`);
+  if (opts.pgid !== undefined) env.push(`PGID=${opts.pgid}`);
   if (opts.serverName !== undefined) env.push(`JF_SERVER_NAME=${opts.serverName}`);
   await removeContainer(docker, opts.name);
   const container = await docker.createContainer({

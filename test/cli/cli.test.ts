@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { createHandlers } from '../../src/app.js';
 import { parseCli } from '../../src/cli/args.js';
 import { type CliIo, runCli } from '../../src/cli/cli.js';
 
@@ -49,14 +48,14 @@ describe('command line', () => {
     [['sync', '--forse'], /Unknown option '--forse'/],
   ])('rejects %j with exit code 2 and a hint', async (argv, message) => {
     const t = io();
-    expect(await runCli(argv, t, createHandlers())).toBe(2);
+    expect(await runCli(argv, t)).toBe(2);
     expect(t.err()).toMatch(message);
     expect(t.out()).toBe('');
   });
 
   it('prints help with exit 0', async () => {
     const t = io();
-    expect(await runCli(['--help'], t, createHandlers())).toBe(0);
+    expect(await runCli(['--help'], t)).toBe(0);
     expect(t.out()).toMatch(/Usage: jellyfin-failover <command>/);
     expect(t.out()).toMatch(/Exit codes/);
   });
@@ -76,7 +75,7 @@ describe('command line', () => {
     );
     for (const command of ['check', 'sync', 'run']) {
       const t = io({}, dir);
-      expect(await runCli([command, '--env-file', 'bad.env'], t, createHandlers())).toBe(2);
+      expect(await runCli([command, '--env-file', 'bad.env'], t)).toBe(2);
       const err = t.err();
       for (const v of [
         'MASTER_URL',
@@ -92,7 +91,7 @@ describe('command line', () => {
       expect(existsSync(stateDir)).toBe(false);
     }
     const j = io({}, dir);
-    expect(await runCli(['check', '--json', '--env-file', 'bad.env'], j, createHandlers())).toBe(2);
+    expect(await runCli(['check', '--json', '--env-file', 'bad.env'], j)).toBe(2);
     const body = JSON.parse(j.out()) as {
       ok: boolean;
       exitCode: number;
@@ -104,7 +103,7 @@ describe('command line', () => {
 
   it('refuses a named --env-file that does not exist', async () => {
     const t = io();
-    expect(await runCli(['check', '--env-file', '/nonexistent/jf.env'], t, createHandlers())).toBe(2);
+    expect(await runCli(['check', '--env-file', '/nonexistent/jf.env'], t)).toBe(2);
     expect(t.err()).toMatch(/cannot read \/nonexistent\/jf\.env/);
   });
 

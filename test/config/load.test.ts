@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, redactedConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { loadConfig, loadHealthSettings, redactedConfig, secretValues } from '../../src/config/load.js';
 
 const minimal = {
   MASTER_CONFIG_DIR: '/srv/master/jellyfin',
@@ -32,7 +32,8 @@ describe('loadConfig', () => {
     expect(c.sites.master.docker).toEqual({ kind: 'socket', path: '/var/run/docker.sock' });
     expect(c.sites.slave.ssh).toBeNull();
     expect(c.layout).toBe('auto');
-    expect(c.sync).toEqual({ excludes: [], precopy: true });
+    expect(c.sync).toEqual({ excludes: [], precopy: true, mode: 'auto' });
+    expect(c.jellyfinApiKey).toBeNull();
     expect(c.stopTimeoutS).toBe(60);
     expect(c.startTimeoutS).toBe(300);
     expect(c.swag).toBeNull();
@@ -169,7 +170,7 @@ describe('loadConfig', () => {
         SLAVE_BANNER: '',
       },
     });
-    expect(c.sync).toEqual({ precopy: false, excludes: ['/metadata/', '*.nfo'] });
+    expect(c.sync).toEqual({ precopy: false, excludes: ['/metadata/', '*.nfo'], mode: 'auto' });
     expect(c.swag).toEqual({
       container: 'swag',
       site: 'slave',
@@ -177,5 +178,41 @@ describe('loadConfig', () => {
       checkUrl: 'https://jellyfin.example.com',
     });
     expect(c.slaveBanner).toBe('');
+  });
+
+  it('takes SYNC_MODE, a Jellyfin API key (also as a _FILE secret, redacted), and a blank banner as none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jf-config-'));
+    const keyFile = join(dir, 'api_key');
+    await writeFile(keyFile, '0123456789abcdef0123456789ABCDEF\n');
+    const c = loadConfig({
+      env: { ...minimal, SYNC_MODE: 'online', JELLYFIN_API_KEY_FILE: keyFile, SLAVE_BANNER: '   ' },
+    });
+    expect(c.sync.mode).toBe('online');
+    expect(c.jellyfinApiKey).toBe('0123456789abcdef0123456789ABCDEF');
+    expect(c.slaveBanner).toBe('');
+    expect(secretValues(c)).toContain('0123456789abcdef0123456789ABCDEF');
+    expect(JSON.stringify(redactedConfig(c))).not.toContain('0123456789abcdef');
+  });
+
+  it('names SYNC_MODE and JELLYFIN_API_KEY when they are wrong, with what they must be', () => {
+    const err = (() => {
+      try {
+        loadConfig({ env: { ...minimal, SYNC_MODE: 'fast', JELLYFIN_API_KEY: 'hunter2' } });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(err.problems.map((p) => p.variable).sort()).toEqual(['JELLYFIN_API_KEY', 'SYNC_MODE']);
+    expect(err.message).toContain('SYNC_MODE must be one of auto, online, stopped');
+    expect(err.message).toContain('JELLYFIN_API_KEY must be a Jellyfin API key: 32 hex digits');
+    expect(err.message).not.toContain('hunter2');
+  });
+
+  it('health needs only STATE_DIR and HEALTH_INTERVAL_S, whatever else is missing', () => {
+    expect(loadHealthSettings({ env: { STATE_DIR: '/data' } })).toEqual({ stateDir: '/data', intervalS: 10 });
+    expect(() => loadHealthSettings({ env: { HEALTH_INTERVAL_S: 'often' } })).toThrow(
+      /HEALTH_INTERVAL_S must be a number/,
+    );
   });
 });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkContainersAlike,
   checkDivergence,
   checkFreeSpace,
   checkSourceLooksLikeJellyfin,
   checkVersions,
-  normalizeVersion,
 } from '../../src/domain/guards.js';
+import { normalizeVersion } from '../../src/domain/version.js';
 
 describe('preflight rules', () => {
   const source = { sourceLabel: 'master', sourceDir: '/srv/jf' };
@@ -43,12 +44,48 @@ describe('preflight rules', () => {
     ).toBeNull();
   });
 
-  it('rule 3: a changed fingerprint is divergence; unknown values do not block', () => {
-    expect(checkDivergence({ standbyLabel: 'slave', recorded: 'a', current: 'b' })?.reason).toBe(
+  it('rule 3: a changed digest is divergence; nothing recorded is nothing to compare', () => {
+    const recorded = { value: 'a' };
+    const read = (digest: string) => ({ ok: true as const, digest });
+    expect(checkDivergence({ standbyLabel: 'slave', recorded, current: read('b') })?.reason).toBe(
       'standby_diverged',
     );
-    expect(checkDivergence({ standbyLabel: 'slave', recorded: 'a', current: 'a' })).toBeNull();
-    expect(checkDivergence({ standbyLabel: 'slave', recorded: null, current: 'b' })).toBeNull();
+    expect(checkDivergence({ standbyLabel: 'slave', recorded, current: read('a') })).toBeNull();
+    expect(checkDivergence({ standbyLabel: 'slave', recorded: null, current: read('b') })).toBeNull();
+  });
+
+  it('rule 3 fails closed: a standby that cannot be read now, or could not be after the last copy', () => {
+    const now = checkDivergence({
+      standbyLabel: 'slave',
+      recorded: { value: 'a' },
+      current: { ok: false, why: 'no such table: UserData' },
+    });
+    expect(now?.reason).toBe('divergence_unknown');
+    expect(now?.message).toContain('no such table: UserData');
+    const then = checkDivergence({
+      standbyLabel: 'slave',
+      recorded: { value: null, unknown: 'no sqlite3 anywhere' },
+      current: { ok: true, digest: 'a' },
+    });
+    expect(then?.reason).toBe('divergence_unknown');
+    expect(then?.message).toContain('no sqlite3 anywhere');
+  });
+
+  it('containers alike: same user and media paths, or a refusal naming both values', () => {
+    const site = (uid: string, media: string[]) => ({
+      runsAs: { uid, gid: '100', from: 'PUID/PGID' },
+      mediaMounts: media,
+    });
+    expect(
+      checkContainersAlike({ master: site('99', ['/media']), slave: site('99', ['/media']) }),
+    ).toBeNull();
+    const user = checkContainersAlike({ master: site('99', ['/media']), slave: site('1000', ['/media']) });
+    expect(user?.reason).toBe('container_mismatch');
+    expect(user?.message).toContain(
+      'master runs Jellyfin as 99:100 (PUID/PGID) but slave as 1000:100 (PUID/PGID)',
+    );
+    const media = checkContainersAlike({ master: site('99', ['/media']), slave: site('99', ['/mnt/media']) });
+    expect(media?.message).toContain('master mounts media at /media but slave at /mnt/media');
   });
 
   it('rule 4: versions compare on x.y.z, labels like linuxserver build tags included', () => {

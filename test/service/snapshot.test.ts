@@ -10,6 +10,7 @@ const healthy = (version = '10.11.3'): SiteObservation => ({
   jellyfin: 'healthy',
   container: 'running',
   version,
+  startedAt: AT,
   checkedAt: AT,
 });
 const up = (o = healthy()): SiteView => ({ observation: o, verdict: 'up', hostReachable: true });

@@ -1,7 +1,8 @@
+import { HostUnreachableError } from '../../domain/errors.js';
 import { type Layout, layoutPaths } from '../../domain/layout.js';
 import { OWNED_SUFFIXES } from '../../domain/paths.js';
 import type { ExecOptions, ExecResult, HostShell, SiteFilesPort } from '../../domain/ports.js';
-import { CommandError, HostUnreachableError } from '../../errors.js';
+import { CommandError } from '../errors.js';
 
 /** Writes stdin to a temp file beside the target, keeps the old file's owner and mode, then renames. */
 const ATOMIC_WRITE = [
@@ -139,34 +140,5 @@ export class SiteFiles implements SiteFilesPort {
   /** Replaces the file by rename (never in place, so a hard-linked copy elsewhere keeps its content). */
   async writeTextAtomic(path: string, text: string): Promise<void> {
     await this.run(['sh', '-c', ATOMIC_WRITE, 'sh', path], `writing ${path}`, text);
-  }
-
-  /** `PRAGMA quick_check` through the host's sqlite3: 'ok', the problem text, or null without sqlite3. */
-  async quickCheck(database: string): Promise<string | null> {
-    if (!(await this.hasCommand('sqlite3'))) return null;
-    const r = await this.exec(['sqlite3', database, 'PRAGMA quick_check;']);
-    if (r.exitCode !== 0) return (r.stderr || r.stdout).trim() || `sqlite3 exit ${r.exitCode}`;
-    return r.stdout.trim();
-  }
-
-  /**
-   * What users did, as the database says: watch progress, play counts, last played, users. Jellyfin's own
-   * housekeeping at start does not change it, users watching on the standby do. Null without sqlite3 or
-   * when the tables are not there.
-   */
-  async userDataFingerprint(database: string): Promise<string | null> {
-    if (!(await this.hasCommand('sqlite3'))) return null;
-    const query = [
-      "SELECT 'userdata', count(*), coalesce(max(LastPlayedDate),''), total(PlaybackPositionTicks), total(PlayCount) FROM UserData;",
-      "SELECT 'users', count(*) FROM Users;",
-    ].join(' ');
-    const r = await this.exec(['sqlite3', '-readonly', database, query]);
-    if (r.exitCode !== 0) return null;
-    return r.stdout.trim().replace(/\n/g, ';');
-  }
-
-  /** Device and inode of a file, to prove hard links. */
-  async linkCount(path: string): Promise<number> {
-    return Number((await this.run(['stat', '-c', '%h', '--', path], `stat ${path}`)).trim());
   }
 }

@@ -1,33 +1,25 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+/**
+ * STATE_DIR on the service's own disk: `state.json` (the persistent state) and `journal.json` (the operation in
+ * progress), each parsed into its type at the edge and written atomically.
+ */
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Journal } from '../../domain/journal.js';
 import type { StateStore } from '../../domain/ports.js';
-import { initialState, type PersistentState } from '../../domain/state.js';
-import { RefusedError } from '../../errors.js';
+import { SITE_NAMES } from '../../domain/sites.js';
+import { initialState, OPERATION_KINDS, type PersistentState, SYNC_RESULTS } from '../../domain/state.js';
+import { readOptional, safeJson, writeFileAtomic } from './atomic.js';
 
-/** Writes a file so that a reader (or a crash) sees the old content or the new one, never half of it. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(join(path, '..'), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
-
-const site = z.enum(['master', 'slave']);
-const fenceSchema = z.object({ site, previousRestartPolicy: z.string(), pending: z.boolean() });
+const site = z.enum(SITE_NAMES);
+const fenceSchema = z.object({ site, previousRestartPolicy: z.string().nullable(), pending: z.boolean() });
+const fingerprintSchema = z.object({
+  site,
+  value: z.string().nullable(),
+  at: z.string(),
+  unknown: z.string().optional(),
+});
+const containerBefore = z.object({ running: z.boolean(), restartPolicy: z.string() }).nullable();
 const stateSchema = z.object({
   schema: z.literal(1),
   primary: site,
@@ -35,7 +27,7 @@ const stateSchema = z.object({
   lastSync: z
     .object({
       at: z.string(),
-      result: z.enum(['success', 'failed', 'rolled_back']),
+      result: z.enum(SYNC_RESULTS),
       durationS: z.number(),
       bytes: z.number(),
       files: z.number(),
@@ -43,7 +35,7 @@ const stateSchema = z.object({
       error: z.string().nullable(),
     })
     .nullable(),
-  standbyFingerprint: z.object({ site, value: z.string(), at: z.string() }).nullable(),
+  standbyFingerprint: fingerprintSchema.nullable(),
   fence: fenceSchema.nullable(),
   lastOperation: z
     .object({
@@ -52,11 +44,9 @@ const stateSchema = z.object({
       finishedAt: z.string(),
       primaryBefore: site,
       snapshot: z.object({ site, path: z.string(), configDir: z.string() }).nullable(),
-      containersBefore: z.object({
-        master: z.object({ running: z.boolean(), restartPolicy: z.string() }).nullable(),
-        slave: z.object({ running: z.boolean(), restartPolicy: z.string() }).nullable(),
-      }),
+      containersBefore: z.object({ master: containerBefore, slave: containerBefore }),
       fenceBefore: fenceSchema.nullable(),
+      fingerprintBefore: fingerprintSchema.nullable().optional(),
     })
     .nullable(),
   lastCopyInto: z.object({ master: z.string().nullable(), slave: z.string().nullable() }),
@@ -72,6 +62,7 @@ const undoSchema = z.discriminatedUnion('kind', [
     configDir: z.string(),
     snapshotPath: z.string(),
     discardPath: z.string(),
+    keepReplacedAs: z.string().optional(),
   }),
   z.object({ kind: z.literal('set-restart-policy'), site, policy: z.string() }),
   z.object({ kind: z.literal('switch-traffic'), primary: site }),
@@ -80,7 +71,7 @@ const undoSchema = z.discriminatedUnion('kind', [
 
 const journalSchema = z.object({
   id: z.string(),
-  kind: z.enum(['sync', 'promote', 'failback', 'rollback']),
+  kind: z.enum(OPERATION_KINDS),
   pid: z.number().int(),
   startedAt: z.string(),
   force: z.boolean(),
@@ -89,19 +80,6 @@ const journalSchema = z.object({
   committed: z.boolean(),
 });
 
-const lockSchema = z.object({ pid: z.number().int(), owner: z.string(), at: z.string() });
-
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The state directory on the service's own disk: `state.json`, `journal.json`, `lock`. */
 export class FileStateStore implements StateStore {
   constructor(private readonly dir: string) {}
 
@@ -147,65 +125,5 @@ export class FileStateStore implements StateStore {
 
   async clearJournal(): Promise<void> {
     await rm(this.path('journal.json'), { force: true });
-  }
-
-  async lock(owner: string): Promise<{ release(): Promise<void>; staleOwner: string | null }> {
-    await mkdir(this.dir, { recursive: true });
-    const path = this.path('lock');
-    const body = `${JSON.stringify({ pid: process.pid, owner, at: new Date().toISOString() })}\n`;
-    let staleOwner: string | null = null;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fh = await open(path, 'wx', 0o600);
-        try {
-          await fh.writeFile(body);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        return {
-          staleOwner,
-          release: async () => {
-            await unlink(path).catch(() => undefined);
-          },
-        };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const held = lockSchema.safeParse(safeJson((await readOptional(path)) ?? ''));
-      if (held.success && held.data.pid !== process.pid && pidAlive(held.data.pid)) {
-        throw new RefusedError(
-          `Another operation is running (${held.data.owner}, pid ${held.data.pid}, since ${held.data.at}); wait for it to finish.`,
-          'busy',
-        );
-      }
-      if (held.success && held.data.pid === process.pid) {
-        throw new RefusedError(
-          `An operation is already running in this process (${held.data.owner}).`,
-          'busy',
-        );
-      }
-      // Left by a dead process (or unreadable): take it over. The journal tells what was interrupted.
-      staleOwner = held.success ? `${held.data.owner} (pid ${held.data.pid})` : 'unknown';
-      await unlink(path).catch(() => undefined);
-    }
-    throw new RefusedError(`Could not take the lock ${path}; another process keeps taking it.`, 'busy');
-  }
-}
-
-async function readOptional(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

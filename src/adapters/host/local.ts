@@ -83,8 +83,4 @@ export class LocalShell implements HostShell {
       stderr: `${stderr}[jellyfin-failover] cannot run ${file}: ${result.originalMessage ?? result.shortMessage}\n`,
     };
   }
-
-  async close(): Promise<void> {
-    // Nothing to release: each command is its own process.
-  }
 }

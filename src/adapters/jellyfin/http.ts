@@ -1,11 +1,18 @@
 import { z } from 'zod';
 import type { JellyfinHealth, JellyfinInfo, JellyfinProbe } from '../../domain/ports.js';
 
-const publicInfoSchema = z.object({
-  Version: z.string().min(1),
-  Id: z.string().min(1),
-  ServerName: z.string(),
-});
+/** `/System/Info/Public`: PascalCase from a running server, camelCase from 10.11's startup (setup) server. */
+const publicInfoSchema = z.union([
+  z
+    .object({ Version: z.string().min(1), Id: z.string().min(1), ServerName: z.string() })
+    .transform((v) => ({ version: v.Version, id: v.Id, serverName: v.ServerName })),
+  z
+    .object({ version: z.string().min(1), id: z.string().min(1), serverName: z.string() })
+    .transform((v) => ({ version: v.version, id: v.id, serverName: v.serverName })),
+]);
+
+/** What 10.10 and older answer on every path while the database loads (503, text/html). */
+const LOADING = /Jellyfin Server is loading/i;
 
 /**
  * Asks a Jellyfin server how it is, over its unauthenticated endpoints. Never throws: a server that cannot be
@@ -17,7 +24,10 @@ export class JellyfinHttp implements JellyfinProbe {
     private readonly timeoutMs = 5000,
   ) {}
 
-  /** `GET /health`: `Healthy` -> healthy, `Degraded` -> starting, anything else -> unhealthy. */
+  /**
+   * `GET /health`: `Healthy` -> healthy; `Degraded` (10.11's startup server) or a 503 "loading" page (10.10 while
+   * its database loads) -> starting; anything else -> unhealthy; no connection -> unreachable.
+   */
   async health(): Promise<JellyfinHealth> {
     let status: number;
     let body: string;
@@ -33,6 +43,7 @@ export class JellyfinHttp implements JellyfinProbe {
     }
     if (body === 'Healthy' && status === 200) return 'healthy';
     if (body === 'Degraded') return 'starting';
+    if (status === 503 && LOADING.test(body)) return 'starting';
     return 'unhealthy';
   }
 
@@ -45,8 +56,7 @@ export class JellyfinHttp implements JellyfinProbe {
       });
       if (!response.ok) return null;
       const parsed = publicInfoSchema.safeParse(await response.json());
-      if (!parsed.success) return null;
-      return { version: parsed.data.Version, id: parsed.data.Id, serverName: parsed.data.ServerName };
+      return parsed.success ? parsed.data : null;
     } catch {
       return null;
     }

@@ -1,5 +1,8 @@
+import { ConfigError } from '../../config/errors.js';
+import { isValidFailoverId, MAX_FAILOVER_ID_LENGTH } from '../../config/schema.js';
 import { EVENT_TYPES } from '../../domain/events.js';
-import { ConfigError } from '../../errors.js';
+import { SITE_NAMES } from '../../domain/sites.js';
+import { OPERATION_KINDS, SYNC_RESULTS } from '../../domain/state.js';
 
 /**
  * Home Assistant MQTT discovery for the failover service (SPEC section 3): one device-based payload
@@ -21,7 +24,7 @@ import type { EventType } from '../../domain/events.js';
 export type Platform = 'binary_sensor' | 'sensor' | 'button' | 'event';
 
 /** The operation commands that have an HA button, in SPEC order. Their key is also the `B/command/<name>`. */
-export const BUTTON_COMMANDS = ['sync', 'promote', 'failback', 'rollback'] as const;
+export const BUTTON_COMMANDS = OPERATION_KINDS;
 export type ButtonCommand = (typeof BUTTON_COMMANDS)[number];
 
 /** The entities of SPEC section 3's table, in its order; each is a key of `components`. */
@@ -65,22 +68,11 @@ export const ENTITY_PLATFORMS: Readonly<Record<EntityKey, Platform>> = {
 };
 
 /** The values the enum sensors can take (SPEC section 3's state snapshot). */
-export const SITE_OPTIONS = ['master', 'slave'] as const;
-export const OPERATION_OPTIONS = ['idle', 'sync', 'promote', 'failback', 'rollback'] as const;
-export const SYNC_RESULT_OPTIONS = ['success', 'failed', 'rolled_back'] as const;
+export const SITE_OPTIONS = SITE_NAMES;
+export const OPERATION_OPTIONS = ['idle', ...OPERATION_KINDS] as const;
+export const SYNC_RESULT_OPTIONS = SYNC_RESULTS;
 
-/**
- * FAILOVER_ID as HA can use it. SPEC section 2 says `[a-z0-9_]`; HA is stricter for the entity ids built from
- * it (homeassistant/core.py VALID_ENTITY_ID: no leading or trailing `_`, no `__`), so the id is one or more
- * `[a-z0-9]` words joined by single underscores.
- */
-export const FAILOVER_ID_PATTERN = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
-/** Keeps the longest entity id (`binary_sensor.<id>_failover_last_sync_transferred`) far below HA's 255. */
-export const MAX_FAILOVER_ID_LENGTH = 64;
-
-export function isValidFailoverId(failoverId: string): boolean {
-  return failoverId.length <= MAX_FAILOVER_ID_LENGTH && FAILOVER_ID_PATTERN.test(failoverId);
-}
+export { FAILOVER_ID_PATTERN, isValidFailoverId, MAX_FAILOVER_ID_LENGTH } from '../../config/schema.js';
 
 /** HA's `payload_available` / `payload_not_available` defaults, which are also what the service publishes. */
 export const AVAILABILITY_ONLINE = 'online';

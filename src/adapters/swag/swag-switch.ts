@@ -1,8 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SiteName } from '../../config/schema.js';
 import type { ContainerControl, ExecResult, HostShell, TrafficSwitch } from '../../domain/ports.js';
+import type { SiteName } from '../../domain/sites.js';
 import type { Logger } from '../../log.js';
 import { SiteFiles } from '../files/site-files.js';
 import { getThroughProxy } from './probe.js';

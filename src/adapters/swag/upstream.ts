@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { SiteName } from '../../config/schema.js';
+import type { SiteName } from '../../domain/sites.js';
 
 /** The upstream name the proxy conf sends to (`proxy_pass http://jellyfin_failover;`). */
 export const UPSTREAM_NAME = 'jellyfin_failover';

@@ -1,71 +1,105 @@
-import type { Engine, OperationResult } from '../engine.js';
-import { makeEvent } from '../events.js';
+/**
+ * The front door of every operation, for the service and the CLI alike: claims the gate, takes the lock file,
+ * recovers what a crash left, fences a demoted site that answers again, picks the plan and has the engine run it.
+ */
+import type { Engine, RecoveryOutcome } from '../engine/engine.js';
+import type { GateOwner, OperationGate } from '../engine/gate.js';
+import type { OperationResult, PlanFor } from '../engine/plan.js';
+import { RefusedError } from '../errors.js';
+import type { EngineObserver } from '../events.js';
+import type { Log } from '../log.js';
 import { siteReachable } from '../observe.js';
 import type { Site } from '../ports.js';
-import type { OperationKind } from '../state.js';
+import type { SiteName } from '../sites.js';
+import type { OperationKind, PersistentState } from '../state.js';
 import { failbackPlan } from './failback.js';
+import { fencePendingSite } from './fence.js';
 import { promotePlan, promoteWithoutCopyPlan } from './promote.js';
 import { rollbackPlan } from './rollback.js';
 import { syncPlan } from './sync.js';
 
-/** Runs one operation by name; the plan is chosen from the state and, for promote, master's reachability. */
-export async function runOperation(
-  engine: Engine,
-  sites: Record<'master' | 'slave', Site>,
-  kind: OperationKind,
-  force: boolean,
-): Promise<OperationResult> {
-  await applyPendingFence(engine, sites);
-  switch (kind) {
-    case 'sync':
-      return engine.run(kind, force, syncPlan);
-    case 'promote': {
-      const masterReachable = await siteReachable(sites.master);
-      return engine.run(kind, force, masterReachable ? promotePlan : promoteWithoutCopyPlan);
+export interface OperationsDeps {
+  engine: Engine;
+  gate: OperationGate;
+  sites: Record<SiteName, Site>;
+  observer: EngineObserver;
+  stopTimeoutS: number;
+  log: Log;
+}
+
+export interface RunOptions {
+  force: boolean;
+}
+
+export class Operations {
+  constructor(private readonly deps: OperationsDeps) {}
+
+  /**
+   * Runs one operation. The gate is claimed before the first await, so of two calls in the same tick exactly one
+   * runs; the other rejects with RefusedError(`busy`).
+   */
+  run(kind: OperationKind, options: RunOptions): Promise<OperationResult> {
+    const ticket = this.deps.gate.enter(kind);
+    return (async () => {
+      try {
+        const { staleOwner } = await ticket.lock();
+        if ((await this.deps.engine.recover(staleOwner)) === 'rollback_failed') {
+          throw new RefusedError(
+            `an interrupted operation could not be rolled back completely (see the log); ${kind} was not started. Make the site it names reachable, then retry.`,
+            'recovery_failed',
+          );
+        }
+        await this.fenceHeld();
+        return await this.deps.engine.run(kind, options.force, await this.planFor(kind));
+      } finally {
+        await ticket.release();
+      }
+    })();
+  }
+
+  /** The persistent state as stored now. */
+  state(): Promise<PersistentState> {
+    return this.deps.engine.loadState();
+  }
+
+  /** At start: an operation a crash interrupted is rolled back, or completed if it had committed. */
+  recover(): Promise<RecoveryOutcome> {
+    return this.deps.gate.run('recovery', ({ staleOwner }) => this.deps.engine.recover(staleOwner));
+  }
+
+  /**
+   * Fences a site demoted while unreachable, if it answers now. Skipped (false) while anything else holds the
+   * gate; the next operation does it first.
+   */
+  async fencePending(): Promise<boolean> {
+    const owner: GateOwner = 'fence';
+    if (this.deps.gate.local) return false;
+    if (!(await this.deps.engine.loadState()).fence?.pending) return false;
+    try {
+      return await this.deps.gate.run(owner, () => this.fenceHeld());
+    } catch (err) {
+      if (err instanceof RefusedError && err.reason === 'busy') return false;
+      throw err;
     }
-    case 'failback':
-      return engine.run(kind, force, failbackPlan);
-    case 'rollback':
-      return engine.run(kind, force, rollbackPlan);
   }
-}
 
-/**
- * A master demoted while unreachable is fenced as soon as it answers again (rule 8): stopped, restart policy
- * `no`, so its stale data does not come back online. Returns true when it fenced.
- */
-export async function applyPendingFence(
-  engine: Engine,
-  sites: Record<'master' | 'slave', Site>,
-): Promise<boolean> {
-  if (!(await engine.deps.store.load()).fence?.pending) return false;
-  // Under the operation lock: the state file is written, and a CLI operation may be running.
-  const lock = await engine.deps.store.lock('fence');
-  try {
-    return await fenceLocked(engine, sites);
-  } finally {
-    await lock.release();
+  private async fenceHeld(): Promise<boolean> {
+    const { engine, sites, stopTimeoutS, log, observer } = this.deps;
+    const outcome = await fencePendingSite(engine, sites, stopTimeoutS, log);
+    if (outcome.event) observer.event(outcome.event);
+    return outcome.fenced;
   }
-}
 
-async function fenceLocked(engine: Engine, sites: Record<'master' | 'slave', Site>): Promise<boolean> {
-  const state = await engine.deps.store.load();
-  const fence = state.fence;
-  if (!fence?.pending) return false;
-  const site = sites[fence.site];
-  if (!(await siteReachable(site))) return false;
-  const info = await site.container.inspect();
-  const previous = info.restartPolicy === 'no' ? fence.previousRestartPolicy : info.restartPolicy;
-  await site.container.setRestartPolicy('no');
-  if (info.status === 'running') await site.container.stop(engine.deps.settings.stopTimeoutS);
-  state.fence = { site: fence.site, previousRestartPolicy: previous, pending: false };
-  await engine.deps.store.save(state);
-  engine.deps.logger.warn({ site: fence.site }, 'fenced the demoted primary now that it is reachable again');
-  engine.deps.observer.event(
-    makeEvent('site_up', `${fence.site} is reachable again and was fenced (stopped, restart policy no)`, {
-      site: fence.site,
-      fenced: true,
-    }),
-  );
-  return true;
+  private async planFor(kind: OperationKind): Promise<PlanFor> {
+    switch (kind) {
+      case 'sync':
+        return syncPlan;
+      case 'promote':
+        return (await siteReachable(this.deps.sites.master)) ? promotePlan : promoteWithoutCopyPlan;
+      case 'failback':
+        return failbackPlan;
+      case 'rollback':
+        return rollbackPlan;
+    }
+  }
 }

@@ -1,0 +1,263 @@
+/**
+ * Runs programs on a site over its SSH connection (connection.ts). Each argument array is quoted by `quoteArgv`,
+ * the one place an argv becomes a remote command line (`remoteCommandLine`; the remote login shell must be a POSIX
+ * shell: sh, bash, dash, ash, zsh). Connection failures reject with `HostUnreachableError`; a command's exit code,
+ * whatever it is, resolves, and a timed-out or aborted command is killed on the host (124 / 130).
+ */
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { ClientChannel } from 'ssh2';
+import { HostUnreachableError } from '../../domain/errors.js';
+import type { Log } from '../../domain/log.js';
+import type { ExecOptions, ExecResult, HostShell } from '../../domain/ports.js';
+import { EXIT_ABORTED, EXIT_TIMED_OUT } from '../host/local.js';
+import type { SshConnection } from './connection.js';
+import {
+  aborted,
+  EXIT_SIGNALLED,
+  KILL_WAIT_MS,
+  PidReport,
+  remoteCommandLine,
+  sendSignal,
+} from './remote-command.js';
+
+/** A command running on a remote host, its streams handed to the caller. */
+export interface RemoteProcess {
+  label: string;
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** The command's exit status, or `dropped` when the channel closed without one (the connection went). */
+  exited: Promise<{ code: number | null; signal: string | null; dropped: boolean }>;
+  kill(): Promise<void>;
+}
+
+export class SshShell implements HostShell {
+  readonly isLocal = false;
+
+  constructor(
+    private readonly connection: SshConnection,
+    private readonly log: Log,
+  ) {}
+
+  get label(): string {
+    return this.connection.label;
+  }
+
+  /**
+   * Starts a command and hands over its streams, for a caller that carries a protocol through it (the rsync relay
+   * between two remote sites). stderr comes without the PID report; `kill()` kills the command and its children.
+   */
+  async spawn(argv: readonly string[]): Promise<RemoteProcess> {
+    const name = argv[0] ?? '';
+    const channel = await this.connection.exec(remoteCommandLine(argv), name);
+    const pid = new PidReport();
+    const stderr = new PassThrough();
+    let head = '';
+    let passing = false;
+    channel.stderr.on('data', (chunk: Buffer) => {
+      if (passing) {
+        stderr.write(chunk);
+        return;
+      }
+      // The report is the first line; what the login shell's rc files print may come before it.
+      head += chunk.toString('latin1');
+      pid.scan(head);
+      if (pid.value !== null || head.length > 65_536) {
+        passing = true;
+        stderr.write(Buffer.from(pid.strip(head), 'latin1'));
+      }
+    });
+    channel.stderr.on('end', () => {
+      if (!passing) stderr.write(Buffer.from(pid.strip(head), 'latin1'));
+      stderr.end();
+    });
+    let exit: { code: number | null; signal: string | null } | null = null;
+    let settle: (e: { code: number | null; signal: string | null; dropped: boolean }) => void = () =>
+      undefined;
+    const exited = new Promise<{ code: number | null; signal: string | null; dropped: boolean }>(
+      (resolve) => {
+        settle = resolve;
+      },
+    );
+    // The exit status is final even while a child of the command still holds the channel's streams open.
+    channel.on('exit', (code: number | null, signal?: string) => {
+      exit = { code: typeof code === 'number' ? code : null, signal: signal ?? null };
+      settle({ ...exit, dropped: false });
+    });
+    channel.on('close', () => {
+      pid.end();
+      setTimeout(
+        () => settle(exit ? { ...exit, dropped: false } : { code: null, signal: null, dropped: true }),
+        250,
+      );
+    });
+    channel.on('error', () => undefined);
+    return {
+      label: this.label,
+      stdin: channel,
+      stdout: channel,
+      stderr,
+      exited,
+      kill: () => this.killRemote(channel, pid),
+    };
+  }
+
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const name = argv[0] ?? '';
+    if (options.signal?.aborted) return aborted(name, this.label, '', '');
+    const channel = await this.connection.exec(remoteCommandLine(argv), name);
+    return this.run(channel, name, options);
+  }
+
+  private run(channel: ClientChannel, name: string, options: ExecOptions): Promise<ExecResult> {
+    const label = this.label;
+    return new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const pid = new PidReport();
+      const text = () => ({
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: pid.strip(Buffer.concat(err).toString('utf8')),
+      });
+      const onStdout = options.onStdout;
+      const decoder = onStdout ? new StringDecoder('utf8') : null;
+      let exit: { code: number } | { signal: string; description: string } | null = null;
+      let settled = false;
+      let stopping = false;
+      let timer: NodeJS.Timeout | undefined;
+
+      const settle = (outcome: ExecResult | HostUnreachableError) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (outcome instanceof HostUnreachableError) reject(outcome);
+        else resolve(outcome);
+      };
+      /** Kills the remote command and its children, then settles with `exitCode` and a note. */
+      const stop = (exitCode: number, note: string) => {
+        if (settled || stopping) return;
+        stopping = true;
+        void this.killRemote(channel, pid).finally(() => {
+          try {
+            channel.close();
+          } catch {
+            // already closed
+          }
+          const { stdout, stderr } = text();
+          settle({ exitCode, stdout, stderr: `${stderr}[jellyfin-failover] ${name} on ${label} ${note}\n` });
+        });
+      };
+      const onAbort = () => stop(EXIT_ABORTED, 'was aborted');
+
+      channel.on('data', (chunk: Buffer) => {
+        out.push(chunk);
+        if (decoder && onStdout) {
+          const piece = decoder.write(chunk);
+          if (piece !== '') onStdout(piece);
+        }
+      });
+      channel.stderr.on('data', (chunk: Buffer) => {
+        err.push(chunk);
+        // The report comes first, after whatever the login shell's rc files print; stop looking after 64 KiB.
+        if (pid.value === null && err.length < 256)
+          pid.scan(Buffer.concat(err).toString('latin1').slice(0, 65_536));
+      });
+      channel.on('exit', (code: number | null, signal?: string, _dump?: boolean, description?: string) => {
+        exit =
+          typeof code === 'number'
+            ? { code }
+            : { signal: signal ?? 'unknown signal', description: description ?? '' };
+      });
+      channel.on('error', () => {
+        // reported through 'close' without an exit status
+      });
+      channel.on('close', () => {
+        pid.end();
+        if (stopping) return;
+        const done = () => {
+          if (decoder && onStdout) {
+            const rest = decoder.end();
+            if (rest !== '') onStdout(rest);
+          }
+          const { stdout, stderr } = text();
+          if (exit === null) {
+            settle(
+              new HostUnreachableError(
+                label,
+                'dropped',
+                `the SSH connection dropped while ${name} was running (it may or may not have finished, and may still be running there)`,
+                'Check the host and the network, then retry',
+              ),
+            );
+          } else if ('code' in exit) {
+            settle({ exitCode: exit.code, stdout, stderr });
+          } else {
+            const why = exit.description ? `: ${exit.description}` : '';
+            settle({
+              exitCode: EXIT_SIGNALLED,
+              stdout,
+              stderr: `${stderr}[jellyfin-failover] ${name} on ${label} was killed by ${exit.signal}${why}\n`,
+            });
+          }
+        };
+        // The exit status can be handled a moment after the close under load: give it that moment before
+        // calling the connection dropped.
+        const finish = () => {
+          if (exit !== null) return done();
+          const late = setTimeout(done, 250);
+          channel.once('exit', () => {
+            clearTimeout(late);
+            setImmediate(done);
+          });
+        };
+        if (channel.stderr.readableEnded || channel.stderr.destroyed) finish();
+        else channel.stderr.once('end', finish);
+      });
+
+      if (options.timeoutMs !== undefined) {
+        const ms = options.timeoutMs;
+        timer = setTimeout(() => stop(EXIT_TIMED_OUT, `timed out after ${ms} ms and was stopped`), ms);
+      }
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.input === undefined) channel.end();
+      else channel.end(options.input);
+    });
+  }
+
+  /**
+   * Stops a remote command. Closing its channel is not enough (sshd only detaches from it), and sshd refuses
+   * `signal` requests in root sessions, so the command's process group is killed with a second command, using the
+   * PID the command line reported. The signal request is sent as well, for servers that honour it.
+   */
+  private async killRemote(channel: ClientChannel, report: PidReport): Promise<void> {
+    sendSignal(channel, 'KILL');
+    // Stopped before the command started (the login shell still reading its rc files): wait for it to start.
+    const pid = await report.wait(KILL_WAIT_MS);
+    if (pid === null) return;
+    const group = String(pid);
+    try {
+      const killer = await this.connection.exec(
+        `kill -s KILL -- -${group} 2>/dev/null || kill -s KILL ${group} 2>/dev/null; exit 0`,
+        'kill',
+      );
+      killer.on('data', () => undefined);
+      killer.stderr.on('data', () => undefined);
+      killer.end();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, KILL_WAIT_MS);
+        killer.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.log.warn(
+        { host: this.label, pid, err: (err as Error)?.message },
+        'could not kill a timed-out or aborted remote command',
+      );
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { formatBytes } from '../../domain/format.js';
+import { observeSite } from '../../domain/observe.js';
+import type { SiteName } from '../../domain/sites.js';
+import { type CommandContext, withApp } from '../context.js';
+import { EXIT, type ExitCode } from '../exit.js';
+
+/** `status`: roles, each site's health, the last sync, an interrupted operation. Changes nothing. */
+export function status(ctx: CommandContext): Promise<ExitCode> {
+  return withApp(ctx, async (app) => {
+    const state = await app.store.load();
+    const journal = await app.store.readJournal();
+    const [master, slave] = await Promise.all([observeSite(app.sites.master), observeSite(app.sites.slave)]);
+    const sites = { master, slave };
+    const line = (name: SiteName) => {
+      const o = sites[name];
+      const role = state.primary === name ? 'primary' : 'standby';
+      return `  ${name.padEnd(6)} ${role.padEnd(8)} jellyfin ${o.jellyfin.padEnd(11)} container ${o.container.padEnd(8)} ${o.version ?? ''}`;
+    };
+    const last = state.lastSync;
+    const fence = state.fence
+      ? `, ${state.fence.site} fenced${state.fence.pending ? ' when reachable' : ''}`
+      : '';
+    const text = [
+      `primary: ${state.primary} (epoch ${state.epoch})${fence}`,
+      line('master'),
+      line('slave'),
+      last
+        ? `last sync: ${last.result} at ${last.at} (${last.durationS} s, ${last.files} files, ${formatBytes(last.bytes)})${last.error ? `: ${last.error}` : ''}`
+        : 'last sync: never',
+      journal
+        ? `interrupted operation: ${journal.kind} at ${journal.step} (recovered at the next operation or start)`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
+    ctx.print(text, {
+      primary: state.primary,
+      epoch: state.epoch,
+      sites,
+      lastSync: last,
+      fence: state.fence,
+      journal,
+    });
+    return EXIT.ok;
+  });
+}

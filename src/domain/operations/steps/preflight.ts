@@ -1,0 +1,164 @@
+/**
+ * Preflight for a copy from `run.from` to `run.to`: both hosts reachable, the containers exist, the source is a
+ * Jellyfin config (rule 2), the destination has not diverged (rule 3), versions match when roles move (rule 4),
+ * and the destination disk can hold the copy. Nothing is changed; a refusal names the rule.
+ */
+
+import { databasesIn, familyOf, readWatch } from '../../databases.js';
+import { type Step, step } from '../../engine/plan.js';
+import type { OperationRun } from '../../engine/run.js';
+import { RefusedError } from '../../errors.js';
+import { makeEvent } from '../../events.js';
+import {
+  checkContainersAlike,
+  checkDivergence,
+  checkFreeSpace,
+  checkSourceLooksLikeJellyfin,
+  checkVersions,
+  type Refusal,
+} from '../../guards.js';
+import { type Layout, layoutPaths } from '../../layout.js';
+import { siteVersion } from '../../observe.js';
+import type { ContainerInfo, Site } from '../../ports.js';
+import { operationExcludes } from './copy.js';
+
+export function refuse(r: Refusal): never {
+  throw new RefusedError(r.message, r.reason);
+}
+
+/** Top-level directories of the excludes, for counting files comparably on both sides. */
+function topLevelExcludedDirs(excludes: readonly string[]): string[] {
+  return excludes
+    .filter((p) => p.startsWith('/') && p.endsWith('/'))
+    .map((p) => p.slice(1, -1))
+    .filter((p) => p.length > 0);
+}
+
+export async function resolveLayout(run: OperationRun, site: Site): Promise<Layout | null> {
+  const configured = run.settings.layout;
+  if (configured !== 'auto') return configured;
+  return site.files.detectLayout(site.configDir);
+}
+
+/** Both hosts answer and both containers exist; records how the containers were before the operation. */
+async function checkReachable(run: OperationRun): Promise<Record<'from' | 'to', ContainerInfo>> {
+  const infos: Partial<Record<'from' | 'to', ContainerInfo>> = {};
+  for (const site of [run.from, run.to]) {
+    const unreachable = await site.files.unreachableReason();
+    if (unreachable) {
+      throw new RefusedError(
+        `${site.name} (${site.files.label}) cannot be reached: ${unreachable}. Nothing was changed.`,
+        'unreachable',
+      );
+    }
+    const info = await site.container.inspect();
+    if (info.status === 'missing') {
+      throw new RefusedError(
+        `container ${site.container.name} does not exist on ${site.name}: check ${site.name.toUpperCase()}_CONTAINER.`,
+        'container_missing',
+      );
+    }
+    run.containersBefore[site.name] = {
+      running: info.status === 'running',
+      restartPolicy: info.restartPolicy,
+    };
+    infos[site === run.from ? 'from' : 'to'] = info;
+  }
+  return infos as Record<'from' | 'to', ContainerInfo>;
+}
+
+export function preflightCopy(options: { checkVersions: boolean }): Step {
+  return step('preflight', 2, async (run) => {
+    const { from, to } = run;
+    const containers = await checkReachable(run);
+    if (!(await to.files.isDir(to.configDir))) {
+      throw new RefusedError(
+        `${to.name} config dir ${to.configDir} does not exist on ${to.files.label}: create it (empty is fine) or fix ${to.name.toUpperCase()}_CONFIG_DIR.`,
+        'destination_missing',
+      );
+    }
+    run.layout = await resolveLayout(run, from);
+    const database = run.layout ? `${from.configDir}/${layoutPaths(run.layout).database}` : null;
+    const databaseFound = database !== null && (await from.files.exists(database));
+    const skip = topLevelExcludedDirs(run.settings.excludes);
+    const sourceFiles = (await from.files.isDir(from.configDir))
+      ? await from.files.countFiles(from.configDir, skip)
+      : 0;
+    const destinationFiles = await to.files.countFiles(to.configDir, skip);
+    run.details.sourceFiles = sourceFiles;
+    run.details.destinationFiles = destinationFiles;
+    const checks: Array<Refusal | null> = [
+      checkSourceLooksLikeJellyfin({
+        sourceLabel: from.name,
+        sourceDir: from.configDir,
+        databaseFound,
+        sourceFiles,
+        destinationFiles,
+      }),
+    ];
+    const versions = { from: await siteVersion(from), to: await siteVersion(to) };
+    run.details.sourceVersion = versions.from;
+    const recorded = run.before.standbyFingerprint;
+    if (recorded?.site === to.name && run.layout) {
+      const paths = databasesIn(to.configDir, run.layout);
+      const current = await readWatch(to, paths, await familyOf(to, versions.to, paths));
+      const diverged = checkDivergence({ standbyLabel: to.name, recorded, current });
+      if (diverged)
+        run.emit(makeEvent('standby_diverged', diverged.message, { site: to.name, reason: diverged.reason }));
+      checks.push(diverged);
+    }
+    if (options.checkVersions) {
+      checks.push(
+        checkVersions({
+          from: { label: from.name, version: versions.from },
+          to: { label: to.name, version: versions.to },
+        }),
+      );
+    }
+    const master = from.name === 'master' ? containers.from : containers.to;
+    const slave = from.name === 'master' ? containers.to : containers.from;
+    checks.push(checkContainersAlike({ master, slave }));
+    for (const refusal of checks) {
+      if (refusal && !run.force) refuse(refusal);
+      if (refusal) run.log.warn({ reason: refusal.reason }, `forced past: ${refusal.message}`);
+    }
+    if (!run.layout) {
+      throw new RefusedError(
+        `cannot tell the Jellyfin layout of ${from.configDir}: set JELLYFIN_LAYOUT.`,
+        'layout',
+      );
+    }
+    const estimate = await run.estimate({
+      from: from.name,
+      fromPath: from.configDir,
+      to: to.name,
+      toPath: to.configDir,
+      select: 'everything',
+      excludes: operationExcludes(run),
+      delete: true,
+    });
+    const space = checkFreeSpace({
+      label: `${to.name} (${to.configDir})`,
+      freeBytes: await to.files.freeBytes(to.configDir),
+      needBytes: estimate.bytes,
+    });
+    if (space) refuse(space); // never forced: a full disk mid-copy helps nobody
+  });
+}
+
+/** Preflight of a promote without a copy: slave answers and its container exists. */
+export function preflightSlaveOnly(): Step {
+  return step('preflight', 1, async (run) => {
+    if (!(await run.to.files.reachable())) {
+      throw new RefusedError('neither master nor slave can be reached; nothing was changed.', 'unreachable');
+    }
+    const info = await run.to.container.inspect();
+    if (info.status === 'missing') {
+      throw new RefusedError(
+        `container ${run.to.container.name} does not exist on slave.`,
+        'container_missing',
+      );
+    }
+    run.containersBefore.slave = { running: info.status === 'running', restartPolicy: info.restartPolicy };
+  });
+}
