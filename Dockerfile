@@ -7,18 +7,21 @@
 #   It is used in the RUN that installs the npm packages and removed there; the final stage never sees it.
 #   On a daemon without a bridge network (dockerd --bridge=none), add --network host.
 #
-# Run (see README.md and docs/install-unraid.md): the image runs as the unprivileged user `node` (uid 1000).
-#   --group-add "$(stat -c %g /var/run/docker.sock)"
-#       gives it the Docker socket, which is root:docker 660 on most hosts, without running as root.
-#   --user PUID:PGID
-#       the uid/gid your Jellyfin containers run as (linuxserver's PUID/PGID, e.g. 99:100 on Unraid), so the
-#       files a sync writes on a local site keep their owner. Then bind-mount /data from a host dir that user
-#       owns (Docker gives an empty named volume the image's owner, node, at every mount), and give it the SSH
-#       key as its own file, mode 600. Commands in the running container: docker exec <name> jellyfin-failover check
-#   --user 0:0 (root) is needed only where the service writes a local config tree whose files belong to several
-#       owners (rsync can keep owners only as root; as another user every copied file becomes that user's), or
-#       whose parent directory (where the staging and snapshot trees go) only root may write. A site reached
-#       over SSH is written by the SSH login, whatever user this container runs as.
+# Run (see README.md, "Install", and docs/install-unraid.md): the image runs as the unprivileged user `node`
+# (uid 1000) unless told otherwise; docker-compose.yml and the Unraid template run it as root (--user 0:0).
+#   --user 0:0 (root), the default of the compose file and the template: needed where the service writes a local
+#       config tree whose files belong to several owners (rsync keeps owners only as root; as another user every
+#       copied file becomes that user's), or whose parent directory (where the staging and snapshot trees go) only
+#       root may write. It works whatever the owners are. A site reached over SSH is written by the SSH login,
+#       whatever user this container runs as, so with both sites remote (a third machine) the user does not matter.
+#   --user PUID:PGID --group-add "$(stat -c %g /var/run/docker.sock)"
+#       instead of root when the whole local config tree belongs to the uid/gid your Jellyfin containers run as
+#       (linuxserver's PUID/PGID, e.g. 99:100 on Unraid, the usual case): the files a sync writes keep that owner,
+#       and --group-add gives it the Docker socket (root:docker 660 on most hosts). Then bind-mount /data from a host
+#       dir that user owns (Docker gives an empty named volume the image's owner, node, at every mount), and give it
+#       the SSH key as its own file, mode 600.
+#   Commands in a running container: docker exec <name> jellyfin-failover check (the launcher below, not plain
+#   `node`: it makes ssh work for a --user uid the image does not know).
 
 FROM node:26-trixie-slim AS deps
 WORKDIR /app

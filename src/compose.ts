@@ -6,12 +6,14 @@
 import type Dockerode from 'dockerode';
 import { DockerContainer } from './adapters/docker/container.js';
 import { createDocker } from './adapters/docker/endpoint.js';
+import { HelperContainer } from './adapters/docker/helper.js';
 import { Heartbeat } from './adapters/files/heartbeat.js';
 import { FileLock } from './adapters/files/lock-file.js';
 import { SiteFiles } from './adapters/files/site-files.js';
 import { FileStateStore } from './adapters/files/state-store.js';
 import { LocalShell } from './adapters/host/local.js';
 import { JellyfinHttp } from './adapters/jellyfin/http.js';
+import { JellyfinUserData } from './adapters/jellyfin/user-data.js';
 import { MqttConnection } from './adapters/mqtt/client.js';
 import { AVAILABILITY_OFFLINE, buildDiscovery, serviceTopics } from './adapters/mqtt/discovery.js';
 import { RsyncCopier } from './adapters/rsync/copier.js';
@@ -27,9 +29,11 @@ import { OperationGate } from './domain/engine/gate.js';
 import type { EngineSettings } from './domain/engine/plan.js';
 import { ObserverHub } from './domain/events.js';
 import { BUILTIN_EXCLUDES } from './domain/layout.js';
+import { previewMerge } from './domain/merging.js';
+import { siteVersion } from './domain/observe.js';
 import { Operations } from './domain/operations/index.js';
 import type { HostShell, Site, TrafficSwitch } from './domain/ports.js';
-import { SITE_NAMES, type SiteName } from './domain/sites.js';
+import { other, SITE_NAMES, type SiteName } from './domain/sites.js';
 import type { Logger } from './log.js';
 import { MqttBridge } from './service/bridge.js';
 import { HealthMonitor } from './service/monitor.js';
@@ -62,12 +66,18 @@ export function engineSettings(config: Config, overrides: ComposeOverrides = {})
   return {
     excludes: [...BUILTIN_EXCLUDES, ...config.sync.excludes],
     precopy: config.sync.precopy,
+    syncMode: config.sync.mode,
     stopTimeoutS: config.stopTimeoutS,
     startTimeoutS: config.startTimeoutS,
     slaveBanner: config.slaveBanner,
     layout: config.layout,
     healthPollMs: overrides.healthPollMs ?? 1000,
   };
+}
+
+/** The service's own published image: it has sqlite3, for online snapshots on a host without it. */
+export function defaultSnapshotImage(): string {
+  return `ghcr.io/jellyfin-failover/jellyfin-failover:${packageVersion()}`;
 }
 
 export function compose(config: Config, logger: Logger, overrides: ComposeOverrides = {}): App {
@@ -113,6 +123,7 @@ export function compose(config: Config, logger: Logger, overrides: ComposeOverri
     return client;
   };
 
+  const snapshotImage = config.sync.snapshotImage ?? defaultSnapshotImage();
   const shells = {} as Record<SiteName, HostShell>;
   const remotes: Record<SiteName, SshShell | null> = { master: null, slave: null };
   const dockers = {} as Record<SiteName, Dockerode>;
@@ -136,9 +147,11 @@ export function compose(config: Config, logger: Logger, overrides: ComposeOverri
         sc.ssh ? { shell: local, files: localFiles } : null,
         sc.ssh ? { target: sc.ssh, ssh: config.ssh } : null,
         logger.child({ site: name, module: 'databases' }),
+        new HelperContainer(dockers[name], snapshotImage, `${name.toUpperCase()}_DOCKER`),
       ),
       container: new DockerContainer(dockers[name], sc.container),
       jellyfin: new JellyfinHttp(sc.url),
+      userData: config.jellyfinApiKey ? new JellyfinUserData(sc.url, config.jellyfinApiKey, name) : null,
     };
   }
 
@@ -165,6 +178,7 @@ export function compose(config: Config, logger: Logger, overrides: ComposeOverri
   });
   const operations = new Operations({
     engine,
+    settings,
     gate,
     sites,
     observer: observers,
@@ -257,6 +271,7 @@ export function composeService(app: App, options: ServiceOptions = defaultServic
     discoveryPrefix: config.discoveryPrefix,
     swVersion: options.swVersion,
     supportUrl: options.supportUrl,
+    merge: config.jellyfinApiKey !== null,
   });
   const bridge = new MqttBridge(
     mqtt,
@@ -282,11 +297,25 @@ export function composeService(app: App, options: ServiceOptions = defaultServic
         startTimeoutS: config.startTimeoutS,
       },
       operationRunning: () => publisher?.operationRunning() ?? false,
+      mergePreview: async (standby, state, version) => {
+        const primary = app.sites[other(standby)];
+        const result = await previewMerge({
+          store: app.store,
+          primary,
+          standby: app.sites[standby],
+          recorded: state.standbyFingerprint,
+          layout: config.layout,
+          versions: { primary: await siteVersion(primary), standby: version },
+        });
+        return result.ok
+          ? { changes: result.preview.changes.length, conflicts: result.preview.conflicts.length }
+          : null;
+      },
     },
     {
       changed: () => publisher?.schedule(),
       transition: (site, t, view) => service?.siteChanged(site, t, view),
-      diverged: (site, message) => service?.standbyDiverged(site, message),
+      diverged: (site, message, merge) => service?.standbyDiverged(site, message, merge),
     },
   );
   publisher = new StatePublisher({

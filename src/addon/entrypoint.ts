@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The Home Assistant add-on's entrypoint (the thin runner around `plan.ts`): reads the add-on options, asks the
+ * The Home Assistant add-on's entrypoint (the thin runner around `options.ts` and `plan.ts`): reads the add-on options, asks the
  * Supervisor for the MQTT broker when the options name none, makes the add-on's SSH key pair once, writes the
  * pinned known_hosts, prints the public key, then runs `node /app/dist/main.js run` with the resulting
  * environment, forwarding the stop signals to it and exiting with its code.
@@ -19,14 +19,13 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { promisify } from 'node:util';
+import { AddonConfigError, parseOptions } from './options.js';
 import {
-  AddonConfigError,
   addonPaths,
   buildServicePlan,
   childEnvironment,
   type MqttService,
   parseMqttServiceAnswer,
-  parseOptions,
   printableEnv,
   wantsSupervisorMqtt,
 } from './plan.js';

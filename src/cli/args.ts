@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { OPERATION_KINDS, type OperationKind } from '../domain/state.js';
 import { UsageError } from './exit.js';
 
-export const COMMANDS = ['run', 'status', 'check', 'health', ...OPERATION_KINDS] as const;
+export const COMMANDS = ['run', 'status', 'check', 'health', ...OPERATION_KINDS, 'merge'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -10,6 +10,10 @@ export interface CliArgs {
   force: boolean;
   json: boolean;
   envFile: string;
+  /** sync --merge, or the merge command: merge a diverged standby into the primary, then sync. */
+  merge: boolean;
+  /** merge --dry-run: only show what a merge would carry. */
+  dryRun: boolean;
 }
 
 export const USAGE = `Usage: jellyfin-failover <command> [options]
@@ -22,10 +26,14 @@ Commands:
   promote    make slave the primary (sync first when master is reachable)
   failback   make master the primary again, carrying back what users did on slave
   rollback   undo the last operation
+  merge      carry what users did on a diverged standby into the primary (Jellyfin's API,
+             JELLYFIN_API_KEY), then sync; --dry-run lists what it would carry and the conflicts
   health     exit 0 while the service (run) is alive: for Docker's HEALTHCHECK
 
 Options:
   --force            override a safety refusal (diverged standby, version mismatch, suspicious source)
+  --merge            sync: merge a diverged standby first instead of refusing (as the merge command)
+  --dry-run          merge: show what would be carried, change nothing
   --json             print machine-readable JSON on stdout
   --env-file <path>  configuration file (default: .env in the current directory)
   -h, --help         show this help
@@ -48,6 +56,8 @@ export function parseCli(argv: string[]): CliArgs {
     force: values.force ?? false,
     json: values.json ?? false,
     envFile: values['env-file'] ?? '.env',
+    merge: values.merge ?? false,
+    dryRun: values['dry-run'] ?? false,
   };
   if (values.help) return { command: 'help', ...base };
   if (values.version) return { command: 'version', ...base };
@@ -63,10 +73,18 @@ export function parseCli(argv: string[]): CliArgs {
     throw new UsageError(`Unknown command "${command}". Commands: ${COMMANDS.join(', ')}.`);
   }
   const name = command as CommandName;
-  if (base.force && !isOperation(name)) {
-    throw new UsageError(`--force applies to sync, promote, failback and rollback, not to ${name}.`);
+  if (base.force && !isOperation(name) && name !== 'merge') {
+    throw new UsageError(`--force applies to sync, promote, failback, rollback and merge, not to ${name}.`);
   }
-  return { command: name, ...base };
+  if (base.merge && name !== 'sync') {
+    throw new UsageError(`--merge applies to sync only (jellyfin-failover sync --merge), not to ${name}.`);
+  }
+  if (base.dryRun && name !== 'merge') {
+    throw new UsageError(
+      `--dry-run applies to merge only (jellyfin-failover merge --dry-run), not to ${name}.`,
+    );
+  }
+  return { command: name, ...base, merge: base.merge || (name === 'merge' && !base.dryRun) };
 }
 
 export function isOperation(name: CommandName): name is OperationKind {
@@ -80,6 +98,8 @@ function parse(argv: string[]) {
     strict: true,
     options: {
       force: { type: 'boolean' },
+      merge: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
       'env-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -11,6 +11,7 @@ import { packageVersion } from '../version.js';
 import { type CliArgs, parseCli, USAGE } from './args.js';
 import { check } from './commands/check.js';
 import { health } from './commands/health.js';
+import { mergePreview } from './commands/merge.js';
 import { runOperationCommand } from './commands/operation.js';
 import { run } from './commands/run.js';
 import { status } from './commands/status.js';
@@ -92,6 +93,8 @@ function dispatch(
     case 'failback':
     case 'rollback':
       return runOperationCommand(ctx, command);
+    case 'merge':
+      return ctx.args.dryRun ? mergePreview(ctx) : runOperationCommand(ctx, 'sync');
   }
 }
 

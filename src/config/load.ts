@@ -36,7 +36,8 @@ export interface Config {
   sites: Record<SiteName, SiteConfig>;
   layout: Layout | 'auto';
   ssh: { keyFile?: string; knownHostsFile?: string };
-  sync: { excludes: string[]; precopy: boolean; mode: SyncMode };
+  /** `snapshotImage`: SNAPSHOT_IMAGE, null for the default (the service's own published image). */
+  sync: { excludes: string[]; precopy: boolean; mode: SyncMode; snapshotImage: string | null };
   /** JELLYFIN_API_KEY: lets a merge carry a diverged standby's watch state into the primary; null: no merging. */
   jellyfinApiKey: string | null;
   stopTimeoutS: number;
@@ -170,7 +171,12 @@ export function loadConfig(options: LoadOptions): Config {
       ...(env.SSH_KEY_FILE ? { keyFile: resolve(cwd, env.SSH_KEY_FILE) } : {}),
       ...(env.SSH_KNOWN_HOSTS_FILE ? { knownHostsFile: resolve(cwd, env.SSH_KNOWN_HOSTS_FILE) } : {}),
     },
-    sync: { excludes: env.SYNC_EXCLUDES, precopy: env.SYNC_PRECOPY, mode: env.SYNC_MODE },
+    sync: {
+      excludes: env.SYNC_EXCLUDES,
+      precopy: env.SYNC_PRECOPY,
+      mode: env.SYNC_MODE,
+      snapshotImage: env.SNAPSHOT_IMAGE === '' ? null : env.SNAPSHOT_IMAGE,
+    },
     jellyfinApiKey: env.JELLYFIN_API_KEY ?? null,
     stopTimeoutS: env.STOP_TIMEOUT_S,
     startTimeoutS: env.START_TIMEOUT_S,

@@ -220,6 +220,13 @@ const envFields = z.object({
     .refine((list) => list.every((p) => !p.includes('\n')), { message: 'must not contain newlines' }),
   SYNC_PRECOPY: boolText.default(true),
   SYNC_MODE: z.enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(', ')}` }).default('auto'),
+  SNAPSHOT_IMAGE: z
+    .string()
+    .trim()
+    .default('')
+    .refine((v) => v === '' || /^[a-z0-9][a-z0-9._\-/:@]*$/i.test(v), {
+      message: 'must be a Docker image reference, e.g. ghcr.io/jellyfin-failover/jellyfin-failover:0.2.0',
+    }),
   JELLYFIN_API_KEY: z
     .string()
     .trim()

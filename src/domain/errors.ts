@@ -21,6 +21,7 @@ export type RefusalReason =
   | 'already_primary'
   | 'nothing_to_roll_back'
   | 'snapshot_missing'
+  | 'online_unavailable'
   | 'merge_unavailable'
   | 'merge_failed';
 
@@ -80,4 +81,19 @@ export class HostUnreachableError extends Error {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Jellyfin's API did not do what the merge asked: the key is missing or refused (`unauthorized`), the server does
+ * not answer (`unreachable`), or it answered with an error (`rejected`). The message says which and what to do.
+ */
+export class MergeApiError extends Error {
+  override readonly name = 'MergeApiError';
+  constructor(
+    message: string,
+    readonly kind: 'unauthorized' | 'unreachable' | 'rejected',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }

@@ -42,6 +42,11 @@ export interface Journal {
   undo: UndoAction[];
   /** Set once the last step succeeded: recovery completes instead of rolling back. */
   committed: boolean;
+  /**
+   * What a merge applied to the primary (issue 13), change by change: not undone by a rollback (it is what users
+   * did), and resumed from STATE_DIR/merge.json by the next merge.
+   */
+  merged?: { record: string; applied: string[] };
 }
 
 export function siteOf(action: UndoAction): SiteName | undefined {

@@ -5,6 +5,7 @@
  */
 import type { Journal } from './journal.js';
 import type { Layout } from './layout.js';
+import type { FieldsChange, MergeRecord, WatchBase } from './merge.js';
 import type { SiteName } from './sites.js';
 import type { PersistentState } from './state.js';
 import type { VersionFamily } from './version.js';
@@ -80,6 +81,20 @@ export interface JellyfinProbe {
   info(): Promise<JellyfinInfo | null>;
 }
 
+/**
+ * Users' watch state on a running Jellyfin, through its own HTTP API with JELLYFIN_API_KEY (the server caches user
+ * data in memory: its database is never written under it).
+ */
+export interface UserDataApi {
+  /** Resolves when the server accepts the key; rejects with MergeApiError saying what is wrong. */
+  check(): Promise<void>;
+  /**
+   * Sets `change` on every user-data key of the item for the user (absolute values: applying it twice is the
+   * same as once). 'missing' when the server has no such user or item.
+   */
+  apply(user: string, itemId: string, change: FieldsChange): Promise<'applied' | 'missing'>;
+}
+
 export interface TrafficSwitch {
   /** Sends users to `primary`, with `standby` as the passive backup. Verifies, or throws. */
   switchTo(primary: SiteName, standby: SiteName): Promise<void>;
@@ -102,6 +117,16 @@ export interface StateStore {
   readJournal(): Promise<Journal | null>;
   writeJournal(journal: Journal): Promise<void>;
   clearJournal(): Promise<void>;
+  /**
+   * Keeps the watch state of a copy (the base of a later merge), replacing the last one but one: the previous base
+   * stays, for the fingerprint a rollback puts back.
+   */
+  saveBase(base: WatchBase): Promise<void>;
+  /** The saved base whose digest is `digest`, or null when none matches (copies before merging existed). */
+  loadBase(digest: string): Promise<WatchBase | null>;
+  /** The merge in progress or last applied (what was set on the primary, change by change). */
+  loadMerge(): Promise<MergeRecord | null>;
+  saveMerge(record: MergeRecord): Promise<void>;
 }
 
 /** Who holds the operation lock. */
@@ -138,6 +163,10 @@ export interface SiteFilesPort {
   rename(from: string, to: string): Promise<void>;
   readText(path: string): Promise<string | null>;
   writeTextAtomic(path: string, text: string): Promise<void>;
+  /** SQLite databases (DATABASE_PATTERNS) under `root`, as paths relative to it, outside the excluded ones. */
+  listDatabases(root: string, excludes: readonly string[]): Promise<string[]>;
+  /** Gives every SQLite file under `dir` with more than one hard link a copy of its own (rule 5). */
+  breakDatabaseLinks(dir: string): Promise<number>;
 }
 
 /** A Jellyfin data dir's databases: `jellyfin.db`, and `library.db` beside it (10.8-10.10). */
@@ -162,6 +191,33 @@ export interface SiteDatabasesPort {
   changeToken(paths: DatabasePaths, family: VersionFamily): Promise<string | null>;
   /** Whether the site's own host reads its databases (else each read fetches a copy: slow on big libraries). */
   readsOnHost(): Promise<boolean>;
+  /** Names of the items `ids` (upper-case GUIDs); ids it does not find are left out. */
+  itemNames(
+    paths: DatabasePaths,
+    family: VersionFamily,
+    ids: readonly string[],
+  ): Promise<Map<string, string>>;
+  /**
+   * How this site can take transaction-consistent snapshots of the running databases (relative to `root`), or why
+   * it cannot (no sqlite3 and no helper image, a database not in WAL mode or locked).
+   */
+  snapshotMethod(
+    root: string,
+    databases: readonly string[],
+  ): Promise<{ ok: true; how: string } | { ok: false; why: string }>;
+  /**
+   * Snapshots of the running databases `databases` (relative to `root`) into `intoDir` (same relative paths), each
+   * one transaction-consistent (taken while Jellyfin writes) and checked; owner and mode as the original's.
+   */
+  snapshot(root: string, databases: readonly string[], intoDir: string): Promise<SnapshotReport[]>;
+}
+
+/** One database's snapshot, as checked: quick_check, the tables (same as the source's) and their rows. */
+export interface SnapshotReport {
+  database: string;
+  bytes: number;
+  tables: number;
+  rows: number;
 }
 
 /** What a copy takes from the source tree; the copier turns it into its own filter syntax. */
@@ -172,6 +228,8 @@ export type CopySelection =
   | 'files'
   /** Only the SQLite files outside the excluded paths. */
   | 'databases'
+  /** Only the database files themselves (no -wal, -shm, -journal): the basis a later pass sends deltas against. */
+  | 'main-databases'
   /** Only what the excludes name (cache, logs): the destination's own, carried into its staging tree. */
   | 'carried';
 
@@ -185,6 +243,11 @@ export interface CopyRequest {
   excludes: readonly string[];
   /** A tree on the destination host: unchanged files are hard-linked from it instead of copied. */
   linkDest?: string;
+  /**
+   * A tree on the destination host whose files are copied locally when unchanged and serve as the basis of a delta
+   * otherwise, never linked (databases: rule 5).
+   */
+  copyDest?: string;
   /** Delete files in the destination that the source does not have (within the selection). */
   delete: boolean;
   dryRun?: boolean;
@@ -206,4 +269,6 @@ export interface Site {
   databases: SiteDatabasesPort;
   container: ContainerControl;
   jellyfin: JellyfinProbe;
+  /** The user-data API with JELLYFIN_API_KEY; null without a key. */
+  userData: UserDataApi | null;
 }

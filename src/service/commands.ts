@@ -6,15 +6,18 @@ import { z } from 'zod';
 import { PAYLOAD_PRESS } from '../adapters/mqtt/discovery.js';
 import { OPERATION_KINDS, type OperationKind } from '../domain/state.js';
 
-/** The command names of SPEC section 3: the four operations, and `check` (probe now, publish the state). */
-export const COMMAND_NAMES = [...OPERATION_KINDS, 'check'] as const;
+/**
+ * The command names of SPEC section 3: the four operations, `merge` (a sync that first merges a diverged standby
+ * into the primary) and `check` (probe now, publish the state).
+ */
+export const COMMAND_NAMES = [...OPERATION_KINDS, 'merge', 'check'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Larger payloads are not read at all: a button sends 5 bytes, the JSON form about 15. */
 export const MAX_PAYLOAD_BYTES = 256;
 
 export type ParsedCommand =
-  | { kind: 'operation'; operation: OperationKind; force: boolean }
+  | { kind: 'operation'; operation: OperationKind; force: boolean; merge: boolean }
   | { kind: 'check' }
   /** Retained messages are stale presses replayed by the broker: dropped without an event. */
   | { kind: 'ignored'; reason: string }
@@ -84,5 +87,6 @@ export function parseCommand(
     force = parsed.data.force ?? false;
   }
   if (name === 'check') return { kind: 'check' };
-  return { kind: 'operation', operation: name, force };
+  if (name === 'merge') return { kind: 'operation', operation: 'sync', force, merge: true };
+  return { kind: 'operation', operation: name, force, merge: false };
 }

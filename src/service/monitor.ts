@@ -38,6 +38,8 @@ export interface MonitorDeps {
   state(): PersistentState | null;
   logger: Log;
   settings: MonitorSettings;
+  /** What a merge would carry from the diverged standby `site` now (merging.ts); null when it cannot be told. */
+  mergePreview?(site: SiteName, state: PersistentState, version: string | null): Promise<MergeCounts | null>;
   /** True while an operation runs (here or in a CLI process): the standby's database is not read then. */
   operationRunning(): boolean;
 }
@@ -48,7 +50,13 @@ export interface MonitorListener {
   /** A site went up or down (debounced). */
   transition(site: SiteName, transition: SiteTransition, view: SiteView): void;
   /** The standby was written to since the last sync (checked while no operation runs). */
-  diverged(site: SiteName, message: string): void;
+  diverged(site: SiteName, message: string, merge: MergeCounts | null): void;
+}
+
+/** How many changes a merge would carry, and how many conflicts it would report. */
+export interface MergeCounts {
+  changes: number;
+  conflicts: number;
 }
 
 export interface StandbyView {
@@ -56,6 +64,8 @@ export interface StandbyView {
   freeBytes: number | null;
   diverged: boolean;
   divergence: Divergence;
+  /** While diverged: what a merge would carry (null when it cannot be told). */
+  merge: MergeCounts | null;
 }
 
 /** After a container `start` event, look again this soon (Jellyfin answers `/health` within seconds). */
@@ -71,6 +81,7 @@ export class HealthMonitor {
     freeBytes: null,
     diverged: false,
     divergence: { kind: 'unchecked' },
+    merge: null,
   };
   private readonly standbyWatch: StandbyWatch;
   private abort: AbortController | null = null;
@@ -193,11 +204,18 @@ export class HealthMonitor {
         state.standbyFingerprint,
         this.views[name].observation?.version ?? null,
       );
-      if (divergence.kind === 'diverged' && this.standby.divergence.kind !== 'diverged') {
-        this.listener.diverged(name, divergence.message);
-      }
     }
-    this.standby = { site: name, freeBytes, diverged: divergence.kind === 'diverged', divergence };
+    let merge = this.standby.site === name ? this.standby.merge : null;
+    if (divergence.kind !== 'diverged') merge = null;
+    else if (divergence !== this.standby.divergence && this.deps.mergePreview) {
+      // A new reading of the standby: what a merge would carry now.
+      const version = this.views[name].observation?.version ?? null;
+      merge = await this.deps.mergePreview(name, state, version).catch(() => null);
+    }
+    if (divergence.kind === 'diverged' && this.standby.divergence.kind !== 'diverged') {
+      this.listener.diverged(name, divergence.message, merge);
+    }
+    this.standby = { site: name, freeBytes, diverged: divergence.kind === 'diverged', divergence, merge };
   }
 
   private async followEvents(name: SiteName, signal: AbortSignal): Promise<void> {

@@ -155,9 +155,12 @@ export class StatePublisher {
     if (local) {
       this.external = null;
       this.interrupted = null;
-      operation = engine.status();
+      // The operation started when the gate was claimed: one startedAt from the press to the end.
+      operation = { ...engine.status(), startedAt: local.since };
       if (operation.kind === 'idle' && isOperationKind(local.owner)) {
         operation = { kind: local.owner, step: 'starting', progress: 0, startedAt: local.since };
+      } else if (operation.kind === 'idle') {
+        operation = IDLE;
       }
     } else {
       await this.readOtherProcess(problems);
@@ -176,6 +179,7 @@ export class StatePublisher {
       standby: {
         freeBytes: standby.site === current ? standby.freeBytes : null,
         diverged: standby.site === current && standby.diverged,
+        merge: standby.site === current ? standby.merge : null,
         divergenceUnknown:
           standby.site === current && standby.divergence.kind === 'unknown' ? standby.divergence.why : null,
       },

@@ -17,7 +17,7 @@ import type { OperationKind } from '../domain/state.js';
 import { announceTransition, endQuiet } from './announcer.js';
 import type { MqttBridge } from './bridge.js';
 import { describeUntrusted, parseCommand } from './commands.js';
-import type { HealthMonitor } from './monitor.js';
+import type { HealthMonitor, MergeCounts } from './monitor.js';
 import type { StatePublisher } from './publisher.js';
 import type { SiteTransition } from './site-status.js';
 import type { SiteView, StateSnapshot } from './snapshot.js';
@@ -88,9 +88,17 @@ export class FailoverService {
   }
 
   /** The monitor found users wrote to the standby since the last sync. */
-  standbyDiverged(site: SiteName, message: string): void {
-    if (!this.deps.publisher.operationRunning())
-      this.publishEvent(makeEvent('standby_diverged', message, { site }));
+  standbyDiverged(site: SiteName, message: string, merge: MergeCounts | null): void {
+    if (this.deps.publisher.operationRunning()) return;
+    const hint = merge
+      ? ` A merge would carry ${merge.changes} change(s) into the primary (${merge.conflicts} conflict(s)).`
+      : '';
+    this.publishEvent(
+      makeEvent('standby_diverged', message + hint, {
+        site,
+        ...(merge ? { mergeChanges: merge.changes, mergeConflicts: merge.conflicts } : {}),
+      }),
+    );
   }
 
   async start(): Promise<void> {
@@ -228,7 +236,7 @@ export class FailoverService {
           .catch((err: unknown) => this.deps.log.error({ err }, 'check failed'));
         return;
       case 'operation':
-        this.startOperation(parsed.operation, parsed.force);
+        this.startOperation(parsed.operation, parsed.force, parsed.merge);
         return;
     }
   }
@@ -244,21 +252,30 @@ export class FailoverService {
     );
   }
 
-  private startOperation(kind: OperationKind, force: boolean): void {
+  private startOperation(kind: OperationKind, force: boolean, merge: boolean): void {
+    const command = merge ? 'merge' : kind;
     if (this.stopping) {
-      this.reject(kind, 'shutting_down', 'the service is shutting down');
+      this.reject(command, 'shutting_down', 'the service is shutting down');
+      return;
+    }
+    if (merge && !this.deps.config.jellyfinApiKey) {
+      this.reject(
+        command,
+        'merge_unavailable',
+        "merging needs JELLYFIN_API_KEY (a key from Jellyfin's Dashboard > API Keys)",
+      );
       return;
     }
     let running: Promise<unknown>;
     try {
-      running = this.deps.operations.run(kind, { force });
+      running = this.deps.operations.run(kind, { force, merge });
     } catch (err) {
       // The gate is taken in this process: nothing was queued.
       if (!(err instanceof RefusedError)) throw err;
       void this.rejectBusy(kind);
       return;
     }
-    this.deps.log.info({ operation: kind, force }, 'operation pressed');
+    this.deps.log.info({ operation: kind, force, merge }, 'operation pressed');
     this.deps.publisher.schedule();
     this.current = running
       .then(

@@ -11,6 +11,7 @@ import type { ContainerStatus, JellyfinHealth } from '../domain/ports.js';
 import { SITE_NAMES, type SiteName } from '../domain/sites.js';
 import { type LastSync, type OperationKind, type PersistentState, standbyOf } from '../domain/state.js';
 import { normalizeVersion } from '../domain/version.js';
+import { type DownReason, downReason } from './announcer.js';
 import type { SiteVerdict } from './site-status.js';
 
 export interface SiteSnapshot {
@@ -21,6 +22,10 @@ export interface SiteSnapshot {
   version: string | null;
   /** Null until the first look. */
   checkedAt: string | null;
+  /** Whether its host runs commands; null before the first look (beyond SPEC: for the blueprint's messages). */
+  hostReachable: boolean | null;
+  /** Why it is down (the `site_down` reasons), null while it is up (beyond SPEC, as above). */
+  downReason: DownReason | null;
 }
 
 export interface StateSnapshot {
@@ -30,6 +35,8 @@ export interface StateSnapshot {
   sites: Record<SiteName, SiteSnapshot>;
   lastSync: LastSync | null;
   standbyDiverged: boolean;
+  /** While the standby diverged: what a merge would carry (beyond SPEC: issue 13's preview); else null. */
+  mergePreview: { changes: number; conflicts: number } | null;
   problems: string[];
 }
 
@@ -49,6 +56,8 @@ export interface SnapshotInput {
     /** Free bytes on the standby's config filesystem; null when unknown. */
     freeBytes: number | null;
     diverged: boolean;
+    /** What a merge would carry while diverged; null when not diverged or not known. */
+    merge?: { changes: number; conflicts: number } | null;
     /** Why rule 3 cannot be evaluated between operations right now; null when it can. */
     divergenceUnknown?: string | null;
   };
@@ -68,6 +77,8 @@ function siteSnapshot(view: SiteView): SiteSnapshot {
     container: o?.container ?? 'unknown',
     version: o?.version ?? null,
     checkedAt: o?.checkedAt ?? null,
+    hostReachable: view.hostReachable,
+    downReason: view.verdict === 'down' ? downReason(view) : null,
   };
 }
 
@@ -81,6 +92,7 @@ export function buildSnapshot(input: SnapshotInput): StateSnapshot {
     sites,
     lastSync: state.lastSync,
     standbyDiverged: input.standby.diverged,
+    mergePreview: input.standby.diverged ? (input.standby.merge ?? null) : null,
     problems: problemsOf(input, sites),
   };
 }

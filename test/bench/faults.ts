@@ -9,10 +9,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { LocalShell } from '../../src/adapters/host/local.js';
+import { readWatchState } from '../../src/adapters/sqlite/watch-state.js';
 import type { App } from '../../src/compose.js';
 import type { FailoverEvent, OperationStatus } from '../../src/domain/events.js';
 import type { Journal } from '../../src/domain/journal.js';
 import type { SiteName } from '../../src/domain/sites.js';
+import { watchDigest } from '../../src/domain/watch-state.js';
 import { treeDigest } from './tree-digest.js';
 
 const exec = promisify(execFile);
@@ -155,15 +158,38 @@ export async function dbFacts(configDir: string): Promise<DbFacts> {
 
 /**
  * What a site's data is: every file's bytes and mode except the SQLite files (a running stand-in rewrites
- * those), plus the database's health and row counts.
+ * those), the databases' health and row counts, and the digest of what its users own (watch state, read as the
+ * product reads it): a running server's own writes change `db.activity`, never `watch`.
  */
 export interface SiteData {
   files: Record<string, string>;
   db: DbFacts;
+  watch: string;
 }
 
 export async function siteData(configDir: string): Promise<SiteData> {
-  return { files: await treeDigest(configDir, { skipDb: true }), db: await dbFacts(configDir) };
+  return {
+    files: await treeDigest(configDir, { skipDb: true }),
+    db: await dbFacts(configDir),
+    watch: await watchOf(configDir),
+  };
+}
+
+/** The watch-state digest of a config dir (either layout, either version family), read with this host's sqlite3. */
+export async function watchOf(configDir: string): Promise<string> {
+  const linuxserver = (await exists(join(configDir, DB_REL))) ? 'data/data' : 'data';
+  const paths = {
+    database: join(configDir, linuxserver, 'jellyfin.db'),
+    library: join(configDir, linuxserver, 'library.db'),
+  };
+  if (!(await exists(paths.database))) return 'no database';
+  const family = (await exists(paths.library)) ? 'library-db' : 'jellyfin-db';
+  return watchDigest(await readWatchState(new LocalShell(), paths, family));
+}
+
+/** Everything but the running server's own bookkeeping: files, database health and rows users own, watch state. */
+export function userOwned(d: SiteData) {
+  return { files: d.files, integrity: d.db.integrity, users: d.db.users, items: d.db.items, watch: d.watch };
 }
 
 async function exists(path: string): Promise<boolean> {

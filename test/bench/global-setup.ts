@@ -30,6 +30,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     mqttPort: mosquitto.port,
     standinImage: images.standinImage,
     swagImage: images.swagImage,
+    snapshotImage: images.snapshotImage,
     workDir,
   });
   return async () => {

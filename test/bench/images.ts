@@ -14,6 +14,7 @@ import { execa } from 'execa';
 
 const STANDIN_REPO = 'jf-bench/jellyfin-standin';
 const SWAG_REPO = 'jf-bench/swag-standin';
+const SNAPSHOT_HELPER_REPO = 'jf-bench/snapshot-helper';
 const STANDIN_SOURCE = fileURLToPath(new URL('./images/jellyfin-standin/standin.mjs', import.meta.url));
 const THIS_SCRIPT = fileURLToPath(import.meta.url);
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -302,14 +303,34 @@ async function buildImage(docker: string, spec: ImageSpec, log: (msg: string) =>
 }
 
 /**
- * Builds the Jellyfin stand-in and SWAG stand-in images, or reuses them when an image with the same content
- * hash is already loaded.
+ * The helper image an online sync runs on a source site without sqlite3 (SNAPSHOT_IMAGE): in production the
+ * service's own image; on the bench the same tools (sh, sqlite3, coreutils) without building the whole image.
+ */
+function snapshotHelperSpec(): ImageSpec {
+  const base = baseSpec();
+  const tools = ['mkdir', 'rm', 'chown', 'chmod', 'wc', 'tr', 'dirname', 'sed', 'head', 'cat', 'ls', 'sleep'];
+  return {
+    repo: SNAPSHOT_HELPER_REPO,
+    binaries: ['/usr/bin/sqlite3', '/usr/bin/dash', ...tools.map((t) => `/usr/bin/${t}`)],
+    hostFiles: [],
+    copies: [],
+    generated: base.generated,
+    dirs: base.dirs,
+    links: [...base.links, ['/usr/bin/sh', 'dash']],
+    changes: [`ENV PATH=${PATH_ENV}`, 'WORKDIR /', 'LABEL org.opencontainers.image.title=snapshot-helper'],
+  };
+}
+
+/**
+ * Builds the Jellyfin stand-in, SWAG stand-in and snapshot helper images, or reuses them when an image with the
+ * same content hash is already loaded.
  */
 export async function buildBenchImages(
   log: (msg: string) => void = () => undefined,
-): Promise<{ standinImage: string; swagImage: string }> {
+): Promise<{ standinImage: string; swagImage: string; snapshotImage: string }> {
   const docker = dockerCli();
   const standinImage = await buildImage(docker, standinSpec(), log);
   const swagImage = await buildImage(docker, swagSpec(), log);
-  return { standinImage, swagImage };
+  const snapshotImage = await buildImage(docker, snapshotHelperSpec(), log);
+  return { standinImage, swagImage, snapshotImage };
 }

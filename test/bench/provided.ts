@@ -11,6 +11,8 @@ export interface BenchInfo {
   standinImage: string;
   /** Image tag of the SWAG (nginx) stand-in. */
   swagImage: string;
+  /** Image tag of the snapshot helper (SNAPSHOT_IMAGE: sh, sqlite3, coreutils). */
+  snapshotImage: string;
   /** Scratch directory for this test run; removed at teardown. */
   workDir: string;
 }

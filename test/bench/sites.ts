@@ -183,6 +183,7 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
     STOP_TIMEOUT_S: '10',
     START_TIMEOUT_S: '30',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SNAPSHOT_IMAGE: bench.snapshotImage,
     ...options.extraEnv,
   };
   const knownHosts: string[] = [];

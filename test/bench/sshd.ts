@@ -63,6 +63,12 @@ export interface StartSshdOptions {
    * key: the topology of a service on a third machine.
    */
   clientKey?: KeyPair;
+  /**
+   * A network namespace (`ip netns add`) to run sshd in, e.g. a "host" behind a shaped veth link: sshd is started
+   * with `ip netns exec <netns>`, so every session (rsync, docker dial-stdio, commands) runs there. Needs `address`,
+   * an address of that namespace; the port defaults to 22 (a free port cannot be probed from outside it).
+   */
+  netns?: string;
 }
 
 export interface KeyPair {
@@ -242,6 +248,7 @@ class BenchSshd implements SshdHandle {
     readonly knownHostsFile: string,
     readonly hostPublicKey: string,
     readonly hostKeyFingerprint: string,
+    private readonly netns?: string,
   ) {
     this.sshTarget = `${BENCH_USER}@${address}:${port}`;
   }
@@ -296,13 +303,19 @@ class BenchSshd implements SshdHandle {
   async start(): Promise<void> {
     await mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
     this.stderrTail = '';
-    const child = execa(SSHD, ['-D', '-e', '-f', join(this.dir, 'sshd_config')], {
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
-    });
+    const sshdArgs = ['-D', '-e', '-f', join(this.dir, 'sshd_config')];
+    // `ip netns exec` execs sshd in place (same pid), so killTree below still reaches every session.
+    const child = execa(
+      this.netns ? 'ip' : SSHD,
+      this.netns ? ['netns', 'exec', this.netns, SSHD, ...sshdArgs] : sshdArgs,
+      {
+        stdin: 'ignore',
+        stdout: 'ignore',
+        stderr: 'pipe',
+        buffer: false,
+        reject: false,
+      },
+    );
     this.process = child;
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_CHARS);
@@ -429,6 +442,9 @@ async function restrictedSession(dir: string, hide: string[]): Promise<string> {
 export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle> {
   benchUserReady ??= ensureBenchUser();
   await benchUserReady;
+  if (opts.netns !== undefined && opts.address === undefined) {
+    throw new Error(`startSshd: netns ${opts.netns} needs an address of that namespace to listen on`);
+  }
   const address = opts.address ?? nextAddress();
   const dir = await mkdtemp(join(tmpdir(), 'jf-bench-sshd-'));
   try {
@@ -448,10 +464,11 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
       ? await restrictedSession(dir, opts.hideCommands)
       : undefined;
     // A port found free can be taken before sshd binds it; with no fixed port, try a few.
-    const attempts = opts.port === undefined ? 3 : 1;
+    const fixedPort = opts.port ?? (opts.netns !== undefined ? 22 : undefined);
+    const attempts = fixedPort === undefined ? 3 : 1;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      const port = opts.port ?? (await freePort(address));
+      const port = fixedPort ?? (await freePort(address));
       await writeFile(join(dir, 'sshd_config'), sshdConfig(dir, address, port, forceCommand));
       const knownHostsFile = join(dir, 'known_hosts');
       await writeFile(knownHostsFile, knownHostsLines(address, port, hostKey.publicKey));
@@ -463,6 +480,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
         knownHostsFile,
         hostKey.publicKey.split(' ').slice(0, 2).join(' '),
         hostKeyFingerprint,
+        opts.netns,
       );
       try {
         await sshd.start();

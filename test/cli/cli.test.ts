@@ -32,7 +32,12 @@ describe('command line', () => {
       force: true,
       json: true,
       envFile: '.env',
+      merge: false,
+      dryRun: false,
     });
+    expect(parseCli(['sync', '--merge'])).toMatchObject({ command: 'sync', merge: true });
+    expect(parseCli(['merge'])).toMatchObject({ command: 'merge', merge: true, dryRun: false });
+    expect(parseCli(['merge', '--dry-run'])).toMatchObject({ command: 'merge', merge: false, dryRun: true });
     expect(parseCli(['--env-file', '/etc/jf.env', 'status'])).toMatchObject({
       command: 'status',
       envFile: '/etc/jf.env',
@@ -43,6 +48,8 @@ describe('command line', () => {
   it.each([
     [[], /No command given/],
     [['syncc'], /Unknown command "syncc"/],
+    [['promote', '--merge'], /--merge applies to sync only/],
+    [['sync', '--dry-run'], /--dry-run applies to merge only/],
     [['sync', 'now'], /Too many arguments: now/],
     [['status', '--force'], /--force applies to sync/],
     [['sync', '--forse'], /Unknown option '--forse'/],

@@ -32,7 +32,7 @@ describe('loadConfig', () => {
     expect(c.sites.master.docker).toEqual({ kind: 'socket', path: '/var/run/docker.sock' });
     expect(c.sites.slave.ssh).toBeNull();
     expect(c.layout).toBe('auto');
-    expect(c.sync).toEqual({ excludes: [], precopy: true, mode: 'auto' });
+    expect(c.sync).toEqual({ excludes: [], precopy: true, mode: 'auto', snapshotImage: null });
     expect(c.jellyfinApiKey).toBeNull();
     expect(c.stopTimeoutS).toBe(60);
     expect(c.startTimeoutS).toBe(300);
@@ -170,7 +170,12 @@ describe('loadConfig', () => {
         SLAVE_BANNER: '',
       },
     });
-    expect(c.sync).toEqual({ precopy: false, excludes: ['/metadata/', '*.nfo'], mode: 'auto' });
+    expect(c.sync).toEqual({
+      precopy: false,
+      excludes: ['/metadata/', '*.nfo'],
+      mode: 'auto',
+      snapshotImage: null,
+    });
     expect(c.swag).toEqual({
       container: 'swag',
       site: 'slave',

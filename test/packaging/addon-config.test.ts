@@ -24,7 +24,7 @@ import {
   FIXED_VARIABLES,
   OPTION_NAMES,
   parseOptions,
-} from '../../src/addon/plan.js';
+} from '../../src/addon/options.js';
 import { validOptions } from './addon-fixtures.js';
 import { SPEC_SECRETS, specDefaultBanner, specVariables } from './spec.js';
 

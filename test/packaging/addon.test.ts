@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { AddonConfigError, parseOptions } from '../../src/addon/options.js';
 import {
-  AddonConfigError,
   buildServicePlan,
   childEnvironment,
   type MqttService,
-  parseHostKey,
   parseMqttServiceAnswer,
-  parseOptions,
   printableEnv,
   wantsSupervisorMqtt,
 } from '../../src/addon/plan.js';
+import { parseHostKey } from '../../src/addon/ssh-keys.js';
 import { MASTER_KEY, MOSQUITTO_ANSWER, publicKeyLine, SLAVE_KEY, validOptions } from './addon-fixtures.js';
 
 const mosquitto: MqttService = {

@@ -64,8 +64,12 @@ describe('docker-compose.yml', () => {
     );
     expect(service.build).toBe('.');
     expect(service.restart).toBe('unless-stopped');
-    // root: on slave it writes slave's config tree itself and drives the Docker socket (the image defaults to node)
+    // root (the image defaults to node): on slave it writes slave's config tree itself, and rsync keeps owners only
+    // as root; it also drives the Docker socket. The comment above `user` says when PUID:PGID is enough instead.
     expect(service.user).toBe('0:0');
+    const text = readFileSync('docker-compose.yml', 'utf8');
+    expect(text).toMatch(/group_add/);
+    expect(text).toMatch(/relayed through this host/);
     expect(service.network_mode).toBe('host');
     expect(service.env_file).toBe('.env');
   });

@@ -69,6 +69,14 @@ describe('Unraid template', () => {
   it('runs as root (it writes the local config tree, drives the socket) with a stop grace as long as the add-on', () => {
     const addon = parse(readFileSync('jellyfin-failover/config.yaml', 'utf8')) as { timeout: number };
     expect(element('ExtraParams')).toBe(`--user=0:0 --stop-timeout=${addon.timeout}`);
+    // The guide the template's comment sends a user to, for running as PUID:PGID instead, has that section.
+    const section = /docs\/install-unraid\.md, "([^"]+)"/.exec(text)?.[1];
+    expect(section).toBeDefined();
+    const headings = readFileSync('docs/install-unraid.md', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('## '));
+    expect(headings.some((h) => h.endsWith(` ${section}`))).toBe(true);
+    expect(element('ReadMe').endsWith('/docs/install-unraid.md')).toBe(true);
   });
 
   it('writes every Config in the attribute order and spacing of Unraid (CA parses only that)', () => {

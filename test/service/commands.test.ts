@@ -13,8 +13,14 @@ const parse = (name: string, payload: string | Uint8Array, retained = false) =>
 describe('command payloads', () => {
   it('runs an operation on PRESS, the payload of HA buttons, without force', () => {
     for (const op of ['sync', 'promote', 'failback', 'rollback'] as const) {
-      expect(parse(op, 'PRESS')).toEqual({ kind: 'operation', operation: op, force: false });
+      expect(parse(op, 'PRESS')).toEqual({ kind: 'operation', operation: op, force: false, merge: false });
     }
+    expect(parse('merge', 'PRESS')).toEqual({
+      kind: 'operation',
+      operation: 'sync',
+      force: false,
+      merge: true,
+    });
   });
 
   it('accepts {"force":true}, {"force":false} and {} as JSON', () => {
@@ -22,13 +28,20 @@ describe('command payloads', () => {
       kind: 'operation',
       operation: 'promote',
       force: true,
+      merge: false,
     });
     expect(parse('sync', ' {"force": false}\n')).toEqual({
       kind: 'operation',
       operation: 'sync',
       force: false,
+      merge: false,
     });
-    expect(parse('failback', '{}')).toEqual({ kind: 'operation', operation: 'failback', force: false });
+    expect(parse('failback', '{}')).toEqual({
+      kind: 'operation',
+      operation: 'failback',
+      force: false,
+      merge: false,
+    });
   });
 
   it('treats check as a probe, not an operation', () => {

@@ -55,15 +55,43 @@ describe('B/state snapshot', () => {
           container: 'running',
           version: '10.11.3',
           checkedAt: AT,
+          hostReachable: true,
+          downReason: null,
         },
-        slave: { online: true, jellyfin: 'healthy', container: 'running', version: '10.11.3', checkedAt: AT },
+        slave: {
+          online: true,
+          jellyfin: 'healthy',
+          container: 'running',
+          version: '10.11.3',
+          checkedAt: AT,
+          hostReachable: true,
+          downReason: null,
+        },
       },
       lastSync,
       standbyDiverged: false,
+      mergePreview: null,
       problems: [],
     });
     // Survives JSON as HA reads it.
     expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
+  });
+
+  it('says how many changes a merge would carry while the standby diverged, and why a site is down', () => {
+    const diverged = buildSnapshot(
+      input({ standby: { freeBytes: null, diverged: true, merge: { changes: 3, conflicts: 1 } } }),
+    );
+    expect(diverged).toMatchObject({ standbyDiverged: true, mergePreview: { changes: 3, conflicts: 1 } });
+    const same = buildSnapshot(
+      input({ standby: { freeBytes: null, diverged: false, merge: { changes: 3, conflicts: 1 } } }),
+    );
+    expect(same.mergePreview).toBeNull();
+    const gone: SiteView = { observation: null, verdict: 'down', hostReachable: false };
+    expect(buildSnapshot(input({ sites: { master: up(), slave: gone } })).sites.slave).toMatchObject({
+      online: false,
+      hostReachable: false,
+      downReason: 'host_unreachable',
+    });
   });
 
   it('shows the idle operation with progress 0 and no start time, and lastSync null before any sync', () => {
@@ -86,7 +114,12 @@ describe('B/state snapshot', () => {
     const snap = buildSnapshot(input({ sites: { master: failing, slave: down } }));
     expect(snap.sites.master.online).toBe(true);
     expect(snap.sites.master.jellyfin).toBe('unreachable');
-    expect(snap.sites.slave).toMatchObject({ online: false, jellyfin: 'unhealthy', container: 'exited' });
+    expect(snap.sites.slave).toMatchObject({
+      online: false,
+      jellyfin: 'unhealthy',
+      container: 'exited',
+      downReason: 'container_stopped',
+    });
     expect(snap.problems).toEqual(['slave (standby) is down: Jellyfin unhealthy, container exited']);
   });
 
@@ -102,6 +135,8 @@ describe('B/state snapshot', () => {
       container: 'unknown',
       version: null,
       checkedAt: null,
+      hostReachable: null,
+      downReason: null,
     });
     expect(snap.problems).toEqual([]);
   });

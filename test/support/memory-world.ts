@@ -15,6 +15,7 @@ import { type FailoverEvent, ObserverHub, type OperationStatus } from '../../src
 import type { Journal } from '../../src/domain/journal.js';
 import { type Layout, layoutPaths } from '../../src/domain/layout.js';
 import { SILENT_LOG } from '../../src/domain/log.js';
+import type { MergeRecord, WatchBase } from '../../src/domain/merge.js';
 import { Operations } from '../../src/domain/operations/index.js';
 import { OWNED_SUFFIXES, SQLITE_PATTERNS } from '../../src/domain/paths.js';
 import type {
@@ -29,6 +30,7 @@ import type {
   Site,
   SiteDatabasesPort,
   SiteFilesPort,
+  SnapshotReport,
   StateStore,
   TrafficSwitch,
   TransferStats,
@@ -204,6 +206,16 @@ class MemoryFiles implements SiteFilesPort {
   writeTextAtomic(path: string, text: string): Promise<void> {
     return this.call(`write ${path}`, () => this.fs.write(path, text));
   }
+
+  listDatabases(root: string): Promise<string[]> {
+    return this.call(`list databases ${root}`, () =>
+      [...this.fs.files(root).keys()].filter((rel) => rel.endsWith('.db')).map((rel) => rel.slice(1)),
+    );
+  }
+
+  breakDatabaseLinks(): Promise<number> {
+    return this.call('break database links', () => 0);
+  }
 }
 
 class MemoryDatabases implements SiteDatabasesPort {
@@ -211,6 +223,7 @@ class MemoryDatabases implements SiteDatabasesPort {
     private readonly fs: MemoryFs,
     private readonly world: World,
     private readonly label: string,
+    private readonly host: { snapshots: boolean },
   ) {}
 
   quickCheck(database: string): Promise<string | null> {
@@ -249,8 +262,30 @@ class MemoryDatabases implements SiteDatabasesPort {
     });
   }
 
+  snapshotMethod(): Promise<{ ok: true; how: string } | { ok: false; why: string }> {
+    return this.world.call(`${this.label} snapshot method`, () =>
+      this.host.snapshots
+        ? { ok: true as const, how: 'sqlite3 in memory' }
+        : { ok: false as const, why: 'no sqlite3' },
+    );
+  }
+
+  snapshot(root: string, databases: readonly string[], intoDir: string): Promise<SnapshotReport[]> {
+    return this.world.call(`${this.label} snapshot`, () =>
+      databases.map((rel) => {
+        const content = this.fs.read(`${root}/${rel}`) ?? '';
+        this.fs.write(`${intoDir}/${rel}`, content);
+        return { database: rel, bytes: content.length, tables: 1, rows: content.split('\n').length };
+      }),
+    );
+  }
+
   changeToken(): Promise<string | null> {
     return Promise.resolve(null);
+  }
+
+  itemNames(): Promise<Map<string, string>> {
+    return Promise.resolve(new Map());
   }
 
   readsOnHost(): Promise<boolean> {
@@ -357,6 +392,8 @@ function selected(rel: string, req: CopyRequest): boolean {
       return !excluded && !isDb;
     case 'databases':
       return !excluded && isDb;
+    case 'main-databases':
+      return !excluded && rel.endsWith('.db');
     case 'carried':
       return excluded && !isDb && req.excludes.some((p) => p.endsWith('/') && rel.startsWith(p));
   }
@@ -421,8 +458,33 @@ class FakeTraffic implements TrafficSwitch {
 class MemoryStore implements StateStore {
   state: PersistentState = initialState();
   journal: Journal | null = null;
+  /** Bases of copies, newest first (two kept, as STATE_DIR keeps). */
+  bases: WatchBase[] = [];
+  merge: MergeRecord | null = null;
 
   constructor(private readonly world: World) {}
+
+  saveBase(base: WatchBase): Promise<void> {
+    return this.world.call('save base', () => {
+      this.bases = [structuredClone(base), ...this.bases].slice(0, 2);
+    });
+  }
+
+  loadBase(digest: string): Promise<WatchBase | null> {
+    return this.world.call('load base', () =>
+      structuredClone(this.bases.find((b) => b.digest === digest) ?? null),
+    );
+  }
+
+  loadMerge(): Promise<MergeRecord | null> {
+    return this.world.call('load merge', () => structuredClone(this.merge));
+  }
+
+  saveMerge(record: MergeRecord): Promise<void> {
+    return this.world.call('save merge', () => {
+      this.merge = structuredClone(record);
+    });
+  }
 
   load(): Promise<PersistentState> {
     return this.world.call('load state', () => structuredClone(this.state));
@@ -492,7 +554,10 @@ export const DB = `/${layoutPaths('linuxserver').database}`;
 export interface Bench {
   world: World;
   fs: Record<SiteName, MemoryFs>;
-  hosts: Record<SiteName, { reachable: boolean; freeBytes: number; commands: Set<string> }>;
+  hosts: Record<
+    SiteName,
+    { reachable: boolean; freeBytes: number; commands: Set<string>; snapshots: boolean }
+  >;
   containers: Record<SiteName, FakeContainer>;
   copier: MemoryCopier;
   traffic: FakeTraffic;
@@ -509,6 +574,7 @@ export interface Bench {
 export const SETTINGS: EngineSettings = {
   excludes: ['/cache/', '/log/'],
   precopy: true,
+  syncMode: 'stopped',
   stopTimeoutS: 1,
   startTimeoutS: 0.05,
   slaveBanner: 'standby server',
@@ -530,8 +596,13 @@ export function createBench(settings: Partial<EngineSettings> = {}): Bench {
   const world = new World();
   const fs = { master: new MemoryFs(), slave: new MemoryFs() };
   const hosts = {
-    master: { reachable: true, freeBytes: 10 ** 12, commands: new Set(['rsync', 'sqlite3']) },
-    slave: { reachable: true, freeBytes: 10 ** 12, commands: new Set(['rsync', 'sqlite3']) },
+    master: {
+      reachable: true,
+      freeBytes: 10 ** 12,
+      commands: new Set(['rsync', 'sqlite3']),
+      snapshots: true,
+    },
+    slave: { reachable: true, freeBytes: 10 ** 12, commands: new Set(['rsync', 'sqlite3']), snapshots: true },
   };
   seedTree(fs.master, CONFIG_DIRS.master, 'master');
   seedTree(fs.slave, CONFIG_DIRS.slave, 'slave-old');
@@ -546,9 +617,10 @@ export function createBench(settings: Partial<EngineSettings> = {}): Bench {
       configDir: CONFIG_DIRS[name],
       isLocal: name === 'slave',
       files: new MemoryFiles(name, fs[name], world, hosts[name]),
-      databases: new MemoryDatabases(fs[name], world, name),
+      databases: new MemoryDatabases(fs[name], world, name, hosts[name]),
       container: containers[name],
       jellyfin: new FakeJellyfin(containers[name], world, hosts[name]),
+      userData: null,
     };
   }
   const copier = new MemoryCopier(fs, world);
@@ -573,6 +645,7 @@ export function createBench(settings: Partial<EngineSettings> = {}): Bench {
     bench.engine = engine;
     bench.operations = new Operations({
       engine,
+      settings: { ...SETTINGS, ...settings },
       gate: new OperationGate(lock),
       sites,
       observer: observers,

@@ -3,7 +3,7 @@ import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Writes a file so that a reader (or a crash) sees the old content or the new one, never half of it. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
@@ -25,6 +25,16 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
 export async function readOptional(path: string): Promise<string | null> {
   try {
     return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** The file's bytes, or null when it does not exist. */
+export async function readOptionalBytes(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

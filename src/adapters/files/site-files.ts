@@ -1,6 +1,6 @@
 import { HostUnreachableError } from '../../domain/errors.js';
 import { type Layout, layoutPaths } from '../../domain/layout.js';
-import { OWNED_SUFFIXES } from '../../domain/paths.js';
+import { DATABASE_PATTERNS, OWNED_SUFFIXES, SQLITE_PATTERNS } from '../../domain/paths.js';
 import type { ExecOptions, ExecResult, HostShell, SiteFilesPort } from '../../domain/ports.js';
 import { CommandError } from '../errors.js';
 
@@ -141,4 +141,75 @@ export class SiteFiles implements SiteFilesPort {
   async writeTextAtomic(path: string, text: string): Promise<void> {
     await this.run(['sh', '-c', ATOMIC_WRITE, 'sh', path], `writing ${path}`, text);
   }
+
+  /** SQLite databases under `root` (files named like one that start with SQLite's header), relative paths. */
+  async listDatabases(root: string, excludes: readonly string[]): Promise<string[]> {
+    const prune = excludes
+      .filter((p) => p.startsWith('/') && p.endsWith('/'))
+      .flatMap((p, i) => [...(i ? ['-o'] : []), '-path', `./${p.slice(1, -1)}`]);
+    const names = DATABASE_PATTERNS.flatMap((p, i) => [...(i ? ['-o'] : []), '-name', p]);
+    const find = [
+      'find',
+      '.',
+      ...(prune.length ? ['(', ...prune, ')', '-prune', '-o'] : []),
+      '-type',
+      'f',
+      '(',
+      ...names,
+      ')',
+      '-exec',
+      'sh',
+      '-c',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
+      'for f; do [ "$(head -c 15 "$f")" = "SQLite format 3" ] && printf "%s\\n" "${f#./}"; done; exit 0',
+      'sh',
+      '{}',
+      '+',
+    ];
+    const out = await this.run(
+      ['sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', root, ...find],
+      `listing the databases in ${root}`,
+    );
+    const skipped = excludes.filter((p) => !p.startsWith('/')).map(globToRegExp);
+    return out
+      .split('\n')
+      .filter((f) => f !== '' && !skipped.some((re) => re.test(f.slice(f.lastIndexOf('/') + 1))))
+      .sort();
+  }
+
+  /** Every SQLite file under `dir` linked elsewhere gets a copy of its own (content, owner, mode, xattrs kept). */
+  async breakDatabaseLinks(dir: string): Promise<number> {
+    const names = SQLITE_PATTERNS.flatMap((p, i) => [...(i ? ['-o'] : []), '-name', p]);
+    const out = await this.run(
+      [
+        'find',
+        dir,
+        '-type',
+        'f',
+        '-links',
+        '+1',
+        '(',
+        ...names,
+        ')',
+        '-exec',
+        'sh',
+        '-c',
+        'for f; do cp -a -- "$f" "$f.jf-failover-tmp" && mv -f -- "$f.jf-failover-tmp" "$f" && echo x; done',
+        'sh',
+        '{}',
+        '+',
+      ],
+      `giving the databases in ${dir} their own copies`,
+    );
+    return out.split('\n').filter((l) => l === 'x').length;
+  }
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+  );
 }

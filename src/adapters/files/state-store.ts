@@ -6,10 +6,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Journal } from '../../domain/journal.js';
+import type { MergeRecord, WatchBase } from '../../domain/merge.js';
 import type { StateStore } from '../../domain/ports.js';
 import { SITE_NAMES } from '../../domain/sites.js';
 import { initialState, OPERATION_KINDS, type PersistentState, SYNC_RESULTS } from '../../domain/state.js';
 import { readOptional, safeJson, writeFileAtomic } from './atomic.js';
+import { MergeFiles } from './merge-files.js';
 
 const site = z.enum(SITE_NAMES);
 const fenceSchema = z.object({ site, previousRestartPolicy: z.string().nullable(), pending: z.boolean() });
@@ -78,10 +80,33 @@ const journalSchema = z.object({
   step: z.string(),
   undo: z.array(undoSchema),
   committed: z.boolean(),
+  merged: z.object({ record: z.string(), applied: z.array(z.string()) }).optional(),
 });
 
 export class FileStateStore implements StateStore {
-  constructor(private readonly dir: string) {}
+  private readonly merges: MergeFiles;
+
+  constructor(private readonly dir: string) {
+    this.merges = new MergeFiles(dir);
+  }
+
+  async saveBase(base: WatchBase): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await this.merges.saveBase(base);
+  }
+
+  loadBase(digest: string): Promise<WatchBase | null> {
+    return this.merges.loadBase(digest);
+  }
+
+  loadMerge(): Promise<MergeRecord | null> {
+    return this.merges.loadMerge();
+  }
+
+  async saveMerge(record: MergeRecord): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await this.merges.saveMerge(record);
+  }
 
   private path(name: string): string {
     return join(this.dir, name);

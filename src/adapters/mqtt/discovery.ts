@@ -23,8 +23,11 @@ import type { EventType } from '../../domain/events.js';
 /** The HA platforms (entity domains) the service uses. */
 export type Platform = 'binary_sensor' | 'sensor' | 'button' | 'event';
 
-/** The operation commands that have an HA button, in SPEC order. Their key is also the `B/command/<name>`. */
-export const BUTTON_COMMANDS = OPERATION_KINDS;
+/**
+ * The commands that have an HA button, in SPEC order. Their key is also the `B/command/<name>`. `merge` is only
+ * discovered with JELLYFIN_API_KEY set (DiscoveryOptions.merge).
+ */
+export const BUTTON_COMMANDS = [...OPERATION_KINDS, 'merge'] as const;
 export type ButtonCommand = (typeof BUTTON_COMMANDS)[number];
 
 /** The entities of SPEC section 3's table, in its order; each is a key of `components`. */
@@ -64,6 +67,7 @@ export const ENTITY_PLATFORMS: Readonly<Record<EntityKey, Platform>> = {
   promote: 'button',
   failback: 'button',
   rollback: 'button',
+  merge: 'button',
   events: 'event',
 };
 
@@ -157,7 +161,8 @@ export interface DiscoveryPayload {
   availability_topic: string;
   payload_available: string;
   payload_not_available: string;
-  components: Record<EntityKey, DiscoveryComponent>;
+  /** Every entity key; `merge` only with JELLYFIN_API_KEY. */
+  components: Record<Exclude<EntityKey, 'merge'>, DiscoveryComponent> & { merge?: DiscoveryComponent };
 }
 
 export interface DiscoveryOptions {
@@ -167,6 +172,8 @@ export interface DiscoveryOptions {
   discoveryPrefix: string;
   swVersion: string;
   supportUrl: string;
+  /** JELLYFIN_API_KEY is set: the `merge` button is discovered. */
+  merge?: boolean;
 }
 
 export interface DiscoveryMessage {
@@ -358,6 +365,7 @@ export function buildDiscovery(opts: DiscoveryOptions): DiscoveryMessage {
     promote: button('promote', 'Promote', 'mdi:swap-horizontal-bold'),
     failback: button('failback', 'Failback', 'mdi:backup-restore'),
     rollback: button('rollback', 'Rollback', 'mdi:undo-variant'),
+    merge: button('merge', 'Merge watch state and sync', 'mdi:call-merge'),
     events: {
       platform: 'event',
       ...base('events', 'Events'),
@@ -367,6 +375,8 @@ export function buildDiscovery(opts: DiscoveryOptions): DiscoveryMessage {
     },
   };
 
+  const { merge: _merge, ...always } = components;
+  const discovered: DiscoveryPayload['components'] = opts.merge ? components : always;
   return {
     topic: discoveryTopic(discoveryPrefix, failoverId),
     payload: {
@@ -381,7 +391,7 @@ export function buildDiscovery(opts: DiscoveryOptions): DiscoveryMessage {
       availability_topic: t.availability,
       payload_available: AVAILABILITY_ONLINE,
       payload_not_available: AVAILABILITY_OFFLINE,
-      components,
+      components: discovered,
     },
   };
 }

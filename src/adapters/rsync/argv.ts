@@ -3,7 +3,7 @@
  * runs (-e), and which host runs rsync. Pure functions, unit tested (test/adapters/rsync/argv.test.ts).
  */
 import type { SshTarget } from '../../config/schema.js';
-import { SQLITE_PATTERNS } from '../../domain/paths.js';
+import { DATABASE_PATTERNS, SQLITE_PATTERNS } from '../../domain/paths.js';
 import type { CopySelection, TransferProgress, TransferStats } from '../../domain/ports.js';
 
 export interface SshOptions {
@@ -24,6 +24,14 @@ export function selectionFilters(select: CopySelection, excludes: readonly strin
       // Directories are protected on the receiver (a `P` rule for every directory): with --delete rsync would
       // otherwise delete each directory that holds no database (the files pass already mirrored them).
       return [...excluded, '--filter=P */', '--include=*/', ...sqlite('include'), '--exclude=*'];
+    case 'main-databases':
+      return [
+        ...excluded,
+        '--filter=P */',
+        '--include=*/',
+        ...DATABASE_PATTERNS.map((p) => `--include=${p}`),
+        '--exclude=*',
+      ];
     case 'carried': {
       const include = excludes.flatMap((p) =>
         p.endsWith('/') ? [`--include=${p}`, `--include=${p}***`] : [`--include=${p}`],
@@ -57,7 +65,12 @@ export function remoteSpec(target: SshTarget, path: string): string {
 }
 
 /** The options every copy uses. */
-export function baseRsyncArgs(options: { delete: boolean; dryRun?: boolean; linkDest?: string }): string[] {
+export function baseRsyncArgs(options: {
+  delete: boolean;
+  dryRun?: boolean;
+  linkDest?: string;
+  copyDest?: string;
+}): string[] {
   const argv = ['rsync', '-aAXH', '--numeric-ids', '--protect-args', '--no-inc-recursive', '--stats'];
   // rsync's quick check compares whole seconds by default: a file of the same size written in the same second
   // (e.g. device.txt of two servers started together) counts as unchanged and, with --link-dest, the
@@ -67,6 +80,7 @@ export function baseRsyncArgs(options: { delete: boolean; dryRun?: boolean; link
   if (options.delete) argv.push('--delete');
   if (options.dryRun) argv.push('--dry-run');
   if (options.linkDest) argv.push(`--link-dest=${options.linkDest}`);
+  if (options.copyDest) argv.push(`--copy-dest=${options.copyDest}`);
   return argv;
 }
 

@@ -8,13 +8,15 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { SshTarget } from '../../config/schema.js';
 import type { Log } from '../../domain/log.js';
-import type { DatabasePaths, HostShell, SiteDatabasesPort } from '../../domain/ports.js';
+import type { DatabasePaths, HostShell, SiteDatabasesPort, SnapshotReport } from '../../domain/ports.js';
 import type { VersionFamily } from '../../domain/version.js';
 import { type WatchState, WatchStateUnavailable } from '../../domain/watch-state.js';
+import type { HelperContainer } from '../docker/helper.js';
 import type { SiteFiles } from '../files/site-files.js';
 import { rshCommand, type SshOptions } from '../rsync/argv.js';
 import { quickCheckWith } from './queries.js';
-import { readChangeToken, readWatchState } from './watch-state.js';
+import { PROBE_SCRIPT, parseProbe, parseSnapshot, snapshotArgv } from './snapshot.js';
+import { readChangeToken, readItemNames, readWatchState } from './watch-state.js';
 
 /** How long a host's answer to "do you have sqlite3" is kept. */
 const COMMAND_CACHE_MS = 60_000;
@@ -33,7 +35,53 @@ export class SiteDatabases implements SiteDatabasesPort {
     private readonly local: { shell: HostShell; files: SiteFiles } | null,
     private readonly fetchFrom: FetchFrom | null,
     private readonly log: Log,
+    /** Runs sqlite3 in a container on the site's Docker where its host has none (online snapshots). */
+    private readonly helper: HelperContainer | null = null,
   ) {}
+
+  async snapshotMethod(
+    root: string,
+    databases: readonly string[],
+  ): Promise<{ ok: true; how: string } | { ok: false; why: string }> {
+    const where = this.host.shell.label;
+    let how: string;
+    if (await this.readsOnHost()) how = `sqlite3 on ${where}`;
+    else if (!this.helper) return { ok: false, why: `${where} has no sqlite3 and no helper image is set` };
+    else {
+      const available = await this.helper.available();
+      if (!available.ok) return { ok: false, why: `${where} has no sqlite3, and ${available.why}` };
+      how = `a helper container of ${this.helper.image} on ${where}'s Docker`;
+    }
+    const refused = parseProbe(
+      await this.runSqlite(['sh', '-c', PROBE_SCRIPT, 'sh', root, ...databases], [root], null),
+    );
+    if (refused.length > 0)
+      return { ok: false, why: `not every database can be read while Jellyfin runs: ${refused.join('; ')}` };
+    return { ok: true, how };
+  }
+
+  /** Runs an sqlite3 script on the site's host, or in the helper container with `readOnly` and `writable` mounted. */
+  private async runSqlite(argv: string[], readOnly: string[], writable: string | null) {
+    if (await this.readsOnHost()) return this.host.shell.exec(argv, { timeoutMs: 30 * 60_000 });
+    if (!this.helper) throw new Error(`${this.host.shell.label} has no sqlite3 to read its databases`);
+    if (writable) await this.host.files.mkdir(writable);
+    const binds = [...readOnly.map((d) => `${d}:${d}:ro`), ...(writable ? [`${writable}:${writable}`] : [])];
+    return this.helper.run(argv, binds, 30 * 60_000);
+  }
+
+  /**
+   * Online snapshots into `intoDir`, with the site's sqlite3 or in a helper container. Each database is probed
+   * first: one that is not in WAL mode or is locked (10.8 keeps library.db exclusively) is refused, naming it.
+   */
+  async snapshot(root: string, databases: readonly string[], intoDir: string): Promise<SnapshotReport[]> {
+    const probe = ['sh', '-c', PROBE_SCRIPT, 'sh', root, ...databases];
+    const refused = parseProbe(await this.runSqlite(probe, [root], null));
+    if (refused.length > 0) {
+      throw new Error(`the databases cannot be snapshotted while Jellyfin runs: ${refused.join('; ')}`);
+    }
+    const r = await this.runSqlite(snapshotArgv(root, intoDir, databases), [root], intoDir);
+    return parseSnapshot(r, this.host.shell.label);
+  }
 
   async quickCheck(database: string): Promise<string | null> {
     return this.read([database], (shell, [path]) => quickCheckWith(shell, path ?? database)).catch(
@@ -48,6 +96,18 @@ export class SiteDatabases implements SiteDatabasesPort {
     const files = family === 'library-db' ? [paths.database, paths.library] : [paths.database];
     return this.read(files, (shell, [database = paths.database, library = paths.library]) =>
       readWatchState(shell, { database, library }, family),
+    );
+  }
+
+  itemNames(
+    paths: DatabasePaths,
+    family: VersionFamily,
+    ids: readonly string[],
+  ): Promise<Map<string, string>> {
+    if (ids.length === 0) return Promise.resolve(new Map());
+    const files = family === 'library-db' ? [paths.database, paths.library] : [paths.database];
+    return this.read(files, (shell, [database = paths.database, library = paths.library]) =>
+      readItemNames(shell, { database, library }, family, ids),
     );
   }
 

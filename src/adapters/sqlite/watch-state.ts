@@ -126,6 +126,49 @@ export async function readWatchState(
   }
 }
 
+/** The 10.10 BLOB of a "D" text Guid (Guid.ToByteArray() order), as hex. */
+export function blobHexFromGuid(guid: string): string {
+  const hex = guid.replaceAll('-', '').toUpperCase();
+  const b = hex.match(/../g) ?? [];
+  const le = (from: number, to: number) => b.slice(from, to).reverse().join('');
+  return `${le(0, 4)}${le(4, 6)}${le(6, 8)}${b.slice(8).join('')}`;
+}
+
+const namesSchema = z.array(z.object({ id: z.string(), name: text }));
+
+/** Item names by id (upper-case "D" Guids); ids that are not Guids or not found are left out. */
+export async function readItemNames(
+  shell: HostShell,
+  paths: DatabasePaths,
+  family: VersionFamily,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  const guids = [...new Set(ids.filter((id) => GUID_TEXT.test(id)).map((id) => id.toUpperCase()))];
+  for (let i = 0; i < guids.length; i += 400) {
+    const chunk = guids.slice(i, i + 400);
+    const rows =
+      family === 'jellyfin-db'
+        ? await query(
+            shell,
+            paths.database,
+            `SELECT upper(Id) AS id, Name AS name FROM BaseItems WHERE upper(Id) IN (${chunk.map((g) => `'${g}'`).join(',')})`,
+            namesSchema,
+          )
+        : await query(
+            shell,
+            paths.library,
+            `SELECT hex(guid) AS id, Name AS name FROM TypedBaseItems WHERE guid IN (${chunk.map((g) => `x'${blobHexFromGuid(g)}'`).join(',')})`,
+            namesSchema,
+          );
+    for (const row of rows) {
+      const id = family === 'jellyfin-db' ? row.id : guidFromBlobHex(row.id);
+      if (id && row.name !== null) names.set(id, row.name);
+    }
+  }
+  return names;
+}
+
 /** sqlite3's shell function sha3_query() over the rows users own, in primary-key order. */
 const TOKEN_1011 =
   "SELECT hex(sha3_query('SELECT * FROM UserData ORDER BY ItemId, UserId, CustomDataKey')) || " +

@@ -143,7 +143,7 @@ function missingTool(tool: 'rsync' | 'sqlite3', local: boolean): string {
   if (tool === 'rsync') return 'not installed: install rsync on this host';
   return local
     ? 'not installed here: copied databases are not verified (PRAGMA quick_check) and users writing to the standby (standby_diverged) go unnoticed. Install sqlite3'
-    : "not installed: operations read copies of its database with this host's sqlite3 instead (slower), and the standby_diverged sensor between operations stays off. Install sqlite3 there";
+    : "not installed: operations read copies of its database with this host's sqlite3 instead (slower), and the standby_diverged sensor between operations is refreshed at most every 15 minutes. Install sqlite3 there";
 }
 
 /** Where the service runs: it must outlive master (SPEC section 1). */

@@ -26,7 +26,7 @@ export function runOperationCommand(ctx: CommandContext, kind: OperationKind): P
       },
     });
     try {
-      const result = await app.operations.run(kind, { force: ctx.args.force });
+      const result = await app.operations.run(kind, { force: ctx.args.force, merge: ctx.args.merge });
       progress.finish();
       ctx.print(
         `${kind} succeeded in ${result.durationS} s: ${result.files} files, ${formatBytes(result.bytes)} copied, ` +

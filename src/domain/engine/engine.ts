@@ -105,6 +105,16 @@ export class Engine {
     }
     run.stepProgress(1);
     run.plan.succeeded(run);
+    const fingerprint = run.next.standbyFingerprint;
+    if (run.watchBase && fingerprint?.value) {
+      // Before the state: a crash between the two leaves the old fingerprint's base as the previous one.
+      await store.saveBase({
+        site: fingerprint.site,
+        digest: fingerprint.value,
+        at: fingerprint.at,
+        state: run.watchBase,
+      });
+    }
     await this.saveState(run.next);
     run.journal.committed = true;
     await store.writeJournal(run.journal);

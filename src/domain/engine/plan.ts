@@ -7,6 +7,8 @@ export interface EngineSettings {
   /** Paths no copy takes (rsync patterns anchored at the config dir): built-in plus SYNC_EXCLUDES. */
   excludes: readonly string[];
   precopy: boolean;
+  /** SYNC_MODE: a routine sync online (the primary never stops), stopped, or whichever the source allows. */
+  syncMode: 'auto' | 'online' | 'stopped';
   stopTimeoutS: number;
   startTimeoutS: number;
   /** Empty: no banner. */

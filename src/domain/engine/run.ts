@@ -87,6 +87,18 @@ export class OperationRun {
     return this.filesCopied;
   }
 
+  /** The saved watch state of copies and the merge record (issue 13). */
+  get merges(): Pick<StateStore, 'loadBase' | 'loadMerge' | 'saveMerge'> {
+    return this.world.store;
+  }
+
+  /** Notes in the journal (on disk) that a merge applied `id` to the primary. */
+  async mergeApplied(record: string, id: string): Promise<void> {
+    if (this.journal.merged?.record !== record) this.journal.merged = { record, applied: [] };
+    this.journal.merged.applied.push(id);
+    await this.world.store.writeJournal(this.journal);
+  }
+
   site(name: SiteName): Site {
     return this.world.sites[name];
   }

@@ -4,7 +4,7 @@ import { makeEvent } from '../events.js';
 import type { PersistentState } from '../state.js';
 import { recordCopy } from './record.js';
 import { restartSource, startDestination, stopSite, unfence } from './steps/containers.js';
-import { finalCopy, preCopy, prepareStaging, swapTrees, verifyCopy } from './steps/copy.js';
+import { finalCopy, preCopy, preCopyDatabases, prepareStaging, swapTrees, verifyCopy } from './steps/copy.js';
 import { commitState, switchTraffic } from './steps/finish.js';
 import { preflightCopy } from './steps/preflight.js';
 
@@ -26,6 +26,7 @@ export function failbackPlan(state: PersistentState): PreparedPlan {
         preflightCopy({ checkVersions: true }),
         prepareStaging(),
         preCopy(),
+        preCopyDatabases(),
         stopSite('stop-slave', 'from', { downtime: true }),
         stopSite('stop-master', 'to', { downtime: false }),
         finalCopy(),
@@ -38,10 +39,11 @@ export function failbackPlan(state: PersistentState): PreparedPlan {
         commitState(),
       ],
       succeeded: (run) => {
-        recordCopy(run, 'failback');
+        // Roles first: the fingerprint recordCopy takes belongs to the standby after the failback (slave).
         run.next.primary = 'master';
         run.next.epoch = run.before.epoch + 1;
         run.next.fence = null;
+        recordCopy(run, 'failback');
         run.emit(
           makeEvent('failed_back', `master is primary again with slave's data (${run.files} files changed)`, {
             operation: 'failback',

@@ -4,7 +4,7 @@
  */
 import type { Engine, RecoveryOutcome } from '../engine/engine.js';
 import type { GateOwner, OperationGate } from '../engine/gate.js';
-import type { OperationResult, PlanFor } from '../engine/plan.js';
+import type { EngineSettings, OperationResult, PlanFor } from '../engine/plan.js';
 import { RefusedError } from '../errors.js';
 import type { EngineObserver } from '../events.js';
 import type { Log } from '../log.js';
@@ -14,12 +14,14 @@ import type { SiteName } from '../sites.js';
 import type { OperationKind, PersistentState } from '../state.js';
 import { failbackPlan } from './failback.js';
 import { fencePendingSite } from './fence.js';
+import { chooseSyncMode } from './mode.js';
 import { promotePlan, promoteWithoutCopyPlan } from './promote.js';
 import { rollbackPlan } from './rollback.js';
-import { syncPlan } from './sync.js';
+import { onlineSyncPlan, syncPlan } from './sync.js';
 
 export interface OperationsDeps {
   engine: Engine;
+  settings: EngineSettings;
   gate: OperationGate;
   sites: Record<SiteName, Site>;
   observer: EngineObserver;
@@ -29,6 +31,8 @@ export interface OperationsDeps {
 
 export interface RunOptions {
   force: boolean;
+  /** sync only: merge a diverged standby's watch state into the primary instead of refusing (issue 13). */
+  merge?: boolean;
 }
 
 export class Operations {
@@ -50,7 +54,11 @@ export class Operations {
           );
         }
         await this.fenceHeld();
-        return await this.deps.engine.run(kind, options.force, await this.planFor(kind));
+        return await this.deps.engine.run(
+          kind,
+          options.force,
+          await this.planFor(kind, options.merge ?? false),
+        );
       } finally {
         await ticket.release();
       }
@@ -90,10 +98,17 @@ export class Operations {
     return outcome.fenced;
   }
 
-  private async planFor(kind: OperationKind): Promise<PlanFor> {
+  private async planFor(kind: OperationKind, merge: boolean): Promise<PlanFor> {
     switch (kind) {
-      case 'sync':
-        return syncPlan;
+      case 'sync': {
+        const { settings, engine, sites, log } = this.deps;
+        const source = sites[(await engine.loadState()).primary];
+        const mode = await chooseSyncMode(settings.syncMode, source, settings.layout, settings.excludes);
+        if (mode.mode === 'stopped' && settings.syncMode !== 'stopped')
+          log.warn({ why: mode.why }, 'sync stops the primary');
+        return (state) =>
+          mode.mode === 'online' ? onlineSyncPlan(state, mode, merge) : syncPlan(state, mode, merge);
+      }
       case 'promote':
         return (await siteReachable(this.deps.sites.master)) ? promotePlan : promoteWithoutCopyPlan;
       case 'failback':

@@ -6,7 +6,15 @@ import { formatAge } from '../format.js';
 import type { PersistentState } from '../state.js';
 import { recordCopy } from './record.js';
 import { ensureRunning, fence, startDestination, stopSite } from './steps/containers.js';
-import { finalCopy, preCopy, prepareStaging, stampBanner, swapTrees, verifyCopy } from './steps/copy.js';
+import {
+  finalCopy,
+  preCopy,
+  preCopyDatabases,
+  prepareStaging,
+  stampBanner,
+  swapTrees,
+  verifyCopy,
+} from './steps/copy.js';
 import { commitState, switchTraffic } from './steps/finish.js';
 import { preflightCopy, preflightSlaveOnly } from './steps/preflight.js';
 
@@ -22,6 +30,7 @@ export function promotePlan(state: PersistentState): PreparedPlan {
         preflightCopy({ checkVersions: true }),
         prepareStaging(),
         preCopy(),
+        preCopyDatabases(),
         stopSite('stop-slave', 'to', { downtime: false }),
         stopSite('stop-master', 'from', { downtime: true }),
         finalCopy(),

@@ -4,7 +4,14 @@ import { treePaths } from '../paths.js';
 import { lastSyncRecord, standbyOf } from '../state.js';
 
 /** Bookkeeping of every operation that copied a tree: last sync, fingerprint, snapshot for rollback. */
-export function recordCopy(run: OperationRun, kind: 'sync' | 'promote' | 'failback'): void {
+export function recordCopy(
+  run: OperationRun,
+  kind: 'sync' | 'promote' | 'failback',
+  mode: { mode: 'online' | 'stopped'; why: string } = {
+    mode: 'stopped',
+    why: `${kind} always stops the source`,
+  },
+): void {
   const next = run.next;
   next.lastSync = lastSyncRecord({
     result: 'success',
@@ -35,9 +42,11 @@ export function recordCopy(run: OperationRun, kind: 'sync' | 'promote' | 'failba
     run.emit(
       makeEvent(
         'sync_succeeded',
-        `${run.from.name} was copied to ${run.to.name} in ${run.durationS()} s (${run.files} files changed, ${run.downtimeS()} s downtime)`,
+        `${run.from.name} was copied to ${run.to.name} in ${run.durationS()} s (${run.files} files changed, ${mode.mode === 'online' ? 'online: no downtime' : `${run.downtimeS()} s downtime`})`,
         {
           operation: 'sync',
+          mode: mode.mode,
+          modeWhy: mode.why,
           durationS: run.durationS(),
           bytes: run.bytes,
           files: run.files,

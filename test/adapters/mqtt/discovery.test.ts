@@ -62,6 +62,7 @@ const SPEC_ENTITIES: Record<
   promote: { platform: 'button' },
   failback: { platform: 'button' },
   rollback: { platform: 'button' },
+  merge: { platform: 'button' },
   events: { platform: 'event' },
 };
 
@@ -507,11 +508,20 @@ describe('device-based payload (mqtt/schemas.py DEVICE_DISCOVERY_SCHEMA)', () =>
 });
 
 describe('components against the SPEC section 3 table', () => {
-  const { payload } = build();
+  const { payload } = build({ merge: true });
 
   it('has exactly the SPEC entities, keyed as in the SPEC', () => {
     expect([...ENTITY_KEYS]).toEqual(Object.keys(SPEC_ENTITIES));
     expect(Object.keys(payload.components)).toEqual(Object.keys(SPEC_ENTITIES));
+  });
+
+  it('has the merge button only when JELLYFIN_API_KEY is set (SPEC: present when the key is set)', () => {
+    const without = build().payload.components;
+    expect(Object.keys(without)).toEqual(Object.keys(SPEC_ENTITIES).filter((k) => k !== 'merge'));
+    expect(payload.components.merge).toMatchObject({
+      platform: 'button',
+      command_topic: `${B}/command/merge`,
+    });
   });
 
   it.each(Object.entries(SPEC_ENTITIES))(
@@ -539,7 +549,7 @@ describe('components against the SPEC section 3 table', () => {
   });
 
   it('buttons publish PRESS with QoS 1, unretained, on B/command/<name>', () => {
-    for (const name of ['sync', 'promote', 'failback', 'rollback'] as const) {
+    for (const name of ['sync', 'promote', 'failback', 'rollback', 'merge'] as const) {
       expect(payload.components[name]).toMatchObject({
         platform: 'button',
         command_topic: `${B}/command/${name}`,

@@ -37,6 +37,7 @@ describe('a sync', () => {
       'preflight',
       'prepare-staging',
       'pre-copy',
+      'pre-copy-databases',
       'stop-standby',
       'stop-primary',
       'final-copy',
@@ -51,6 +52,49 @@ describe('a sync', () => {
     expect(progress).toEqual([...progress].sort((x, y) => x - y));
     expect(Math.max(...progress)).toBeGreaterThanOrEqual(99);
     expect(b.statuses.at(-1)?.kind).toBe('idle');
+  });
+});
+
+describe('an online sync (SYNC_MODE)', () => {
+  it('never stops the primary: only the standby stops, for the swap; the snapshots are removed after', async () => {
+    const b = createBench({ syncMode: 'online' });
+    const before = worldFacts(b);
+    const result = await b.operations.run('sync', { force: false });
+    expect(result.primaryDowntimeS).toBe(0);
+    expect(b.world.log.filter((l) => l.includes('jellyfin-master stop'))).toEqual([]);
+    expect(b.containers.master.starts).toBe(0);
+    expect(b.fs.slave.read(`${CONFIG_DIRS.slave}${DB}`)).toBe(before.master[DB]);
+    expect(b.fs.master.exists(`${CONFIG_DIRS.master}.jf-failover-dbsnap`)).toBe(false);
+    expect(b.fs.master.digest(CONFIG_DIRS.master)).toEqual(before.master);
+    expect(b.events.find((e) => e.event_type === 'sync_succeeded')).toMatchObject({ mode: 'online' });
+  });
+
+  it('auto: where the source cannot snapshot its databases, stops it for the final pass and says why', async () => {
+    const b = createBench({ syncMode: 'auto' });
+    b.hosts.master.snapshots = false;
+    const result = await b.operations.run('sync', { force: false });
+    expect(result.primaryDowntimeS).toBeGreaterThanOrEqual(0);
+    expect(b.containers.master.starts).toBe(1);
+    expect(b.events.find((e) => e.event_type === 'sync_succeeded')).toMatchObject({
+      mode: 'stopped',
+      modeWhy: 'SYNC_MODE=auto and an online sync is not possible: no sqlite3',
+    });
+  });
+
+  it('online asked for but impossible is refused, nothing changed: the primary was promised it never stops', async () => {
+    const b = createBench({ syncMode: 'online' });
+    b.hosts.master.snapshots = false;
+    const before = worldFacts(b);
+    await expect(b.operations.run('sync', { force: false })).rejects.toMatchObject({
+      reason: 'online_unavailable',
+    });
+    expect(worldFacts(b)).toEqual(before);
+  });
+
+  it('promote stops the source whatever SYNC_MODE says: it must carry the last write', async () => {
+    const b = createBench({ syncMode: 'online' });
+    await b.operations.run('promote', { force: false });
+    expect(b.world.log.some((l) => l.includes('jellyfin-master stop'))).toBe(true);
   });
 });
 
@@ -140,7 +184,7 @@ describe('a failing step', () => {
   it('is rolled back, and the error names the step, the cause and what was put back', async () => {
     const b = createBench();
     const before = worldFacts(b);
-    b.copier.failNext = 'databases';
+    b.copier.failNext = 'everything';
     const err = await b.operations.run('sync', { force: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
     expect((err as OperationError).step).toBe('final-copy');
@@ -205,7 +249,7 @@ describe('a failing step', () => {
   it('a rollback that cannot reach a site keeps the journal and refuses new operations until it can', async () => {
     const b = createBench();
     const before = worldFacts(b);
-    b.copier.failNext = 'databases';
+    b.copier.failNext = 'everything';
     // slave's host goes away the moment the copy fails: its undos cannot run
     const copy = b.copier.copy.bind(b.copier);
     b.copier.copy = async (req) => {

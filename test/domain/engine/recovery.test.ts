@@ -11,8 +11,9 @@ import { type Bench, createBench, worldFacts } from '../../support/memory-world.
 
 type Arrange = (b: Bench) => Promise<void>;
 
-const cases: Array<{ kind: OperationKind; arrange: Arrange }> = [
+const cases: Array<{ kind: OperationKind; arrange: Arrange; online?: boolean }> = [
   { kind: 'sync', arrange: async () => undefined },
+  { kind: 'sync', arrange: async () => undefined, online: true },
   {
     kind: 'sync',
     arrange: async (b) => {
@@ -35,8 +36,12 @@ const cases: Array<{ kind: OperationKind; arrange: Arrange }> = [
 ];
 
 /** The steps of an operation and how many port calls each makes, from one undisturbed run. */
-async function callsPerStep(kind: OperationKind, arrange: Arrange): Promise<Map<string, number>> {
-  const b = createBench();
+async function callsPerStep(
+  kind: OperationKind,
+  arrange: Arrange,
+  online = false,
+): Promise<Map<string, number>> {
+  const b = createBench(online ? { syncMode: 'online' } : {});
   await arrange(b);
   b.world.log.length = 0;
   await b.operations.run(kind, { force: false });
@@ -64,14 +69,15 @@ async function untilCrashedOrDone(b: Bench, op: Promise<unknown>): Promise<'cras
 }
 
 describe('crash recovery from every point (rule 7)', () => {
-  for (const { kind, arrange } of cases) {
-    it(`${kind}${arrange.toString().includes('run(') ? ' after an earlier operation' : ''}: killed at any port call, then recovered`, async () => {
-      const steps = await callsPerStep(kind, arrange);
+  for (const { kind, arrange, online } of cases) {
+    const what = `${kind}${online ? ' (online)' : ''}${arrange.toString().includes('run(') ? ' after an earlier operation' : ''}`;
+    it(`${what}: killed at any port call, then recovered`, async () => {
+      const steps = await callsPerStep(kind, arrange, online);
       expect(steps.size).toBeGreaterThan(3);
       let points = 0;
       for (const [step, calls] of steps) {
         for (let at = 0; at <= calls; at++) {
-          const b = createBench();
+          const b = createBench(online ? { syncMode: 'online' } : {});
           await arrange(b);
           const before = worldFacts(b);
           const eventsBefore = b.events.length;

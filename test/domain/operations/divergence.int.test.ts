@@ -57,10 +57,12 @@ for (const version of ['10.10.7', '10.11.11'] as const) {
   describe(`rule 3 on Jellyfin ${version}`, () => {
     const fixture = sitesPerTest();
 
-    it('every user action on the standby is divergence; --force goes through', async () => {
+    it('every user action on the standby is divergence; --force goes through', {
+      timeout: 600_000,
+    }, async () => {
       const sites = await fixture.create({
         name: `div-${version.replace(/\./g, '')}`,
-        remote: 'slave',
+        remote: 'none',
         masterVersion: version,
         slaveVersion: version,
         masterWriteMs: 0,

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OperationError, RefusedError } from '../../../src/domain/errors.js';
-import { ownedTreesBeside, Recorder, siteData, siteOutcome, waitSiteHealthy } from '../../bench/faults.js';
+import {
+  ownedTreesBeside,
+  Recorder,
+  siteData,
+  siteOutcome,
+  userOwned,
+  waitSiteHealthy,
+} from '../../bench/faults.js';
 import { BENCH_POLICIES, sitesPerTest } from '../../bench/sites.js';
 import { treeDigest } from '../../bench/tree-digest.js';
 
@@ -55,7 +62,7 @@ describe('standby disk full', () => {
     // refused in preflight: nothing failed, nothing to roll back
     expect(rec.types().filter((t) => t !== 'sync_started')).toEqual([]);
     expect((await siteData(sites.dirs.master)).files).toEqual(masterBefore.files);
-    expect(await siteData(sites.dirs.slave)).toEqual(slaveBefore);
+    expect(userOwned(await siteData(sites.dirs.slave))).toEqual(userOwned(slaveBefore));
     expect(await ownedTreesBeside(sites.dirs.slave)).toEqual([]);
     for (const s of ['master', 'slave'] as const) expect((await siteOutcome(rt, s)).health).toBe('healthy');
     expect(await rt.store.readJournal()).toBeNull();
@@ -106,7 +113,7 @@ describe('standby disk full', () => {
     expect(masterAfter.files).toEqual(masterBefore.files);
     expect(masterAfter.db.integrity).toBe('ok');
     expect(masterAfter.db.activity).toBeGreaterThanOrEqual(masterBefore.db.activity);
-    expect(await siteData(sites.dirs.slave)).toEqual(slaveBefore);
+    expect(userOwned(await siteData(sites.dirs.slave))).toEqual(userOwned(slaveBefore));
     expect(await ownedTreesBeside(sites.dirs.slave)).toEqual([]);
     for (const s of ['master', 'slave'] as const) {
       await waitSiteHealthy(rt, s);

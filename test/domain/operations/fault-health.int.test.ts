@@ -125,13 +125,14 @@ describe('standby start faults and live databases', () => {
     });
   });
 
-  it('master writing its database every 100 ms during the pre-copy still gives a sound copy on slave', async () => {
+  it('stopped mode: master writing its database every 100 ms during the pre-copy still gives a sound copy on slave', async () => {
     const sites = await fixture.create({
       name: 'fault-live-writes',
       remote: 'none',
       files: 600,
       totalBytes: 48 * 1024 * 1024,
       masterWriteMs: 100,
+      extraEnv: { SYNC_MODE: 'stopped' },
     });
     const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);

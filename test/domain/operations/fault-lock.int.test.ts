@@ -51,7 +51,8 @@ describe('one operation at a time across the service and the CLI', () => {
       remote: 'none',
       files: 80,
       totalBytes: 2 * 1024 * 1024,
-      extraEnv: { START_TIMEOUT_S: '10' },
+      // Long enough for a CLI to start (tsx compiles on the fly) on a loaded 2-core machine.
+      extraEnv: { START_TIMEOUT_S: '25' },
     });
     await writeFile(join(sites.dirs.master, '.standin-never-healthy-on-port'), `${sites.ports.slave}\n`);
     const envFile = await writeEnvFile(sites, 'failover.env', { LOG_LEVEL: 'warn' });

@@ -7,6 +7,7 @@ import {
   signalAll,
   siteData,
   siteOutcome,
+  userOwned,
   waitFor,
   waitSiteHealthy,
 } from '../../bench/faults.js';
@@ -21,18 +22,21 @@ describe('rsync killed mid-transfer', () => {
 
   // Without the pre-copy, the final copy (both containers stopped) carries the whole tree.
   for (const fault of [
-    { step: 'pre-copy', precopy: 'true' },
-    { step: 'final-copy', precopy: 'false' },
+    { mode: 'stopped', step: 'pre-copy', precopy: 'true' },
+    { mode: 'stopped', step: 'final-copy', precopy: 'false' },
+    { mode: 'online', step: 'pre-copy', precopy: 'true' },
+    { mode: 'online', step: 'copy-snapshots', precopy: 'true' },
   ] as const) {
-    it(`during the ${fault.step}: sync fails, the standby is restored, master untouched, both serve; the next sync completes`, async () => {
-      // An empty standby and a large tree, so the copy runs long enough to be killed.
+    it(`${fault.mode} sync, during the ${fault.step}: sync fails, the standby is restored, master untouched, both serve; the next sync completes`, async () => {
+      // An empty standby and a large tree (and database), so the copy runs long enough to be killed.
       const sites = await fixture.create({
-        name: `fault-rsync-${fault.step}`,
+        name: `fault-rsync-${fault.mode}-${fault.step}`,
         remote: 'none',
         files: 1000,
         totalBytes: 96 * 1024 * 1024,
+        ...(fault.step === 'copy-snapshots' ? { databaseBytes: 80 * 1024 * 1024 } : {}),
         emptySlave: true,
-        extraEnv: { SYNC_PRECOPY: fault.precopy },
+        extraEnv: { SYNC_PRECOPY: fault.precopy, SYNC_MODE: fault.mode },
       });
       const rt = fixture.runtime(sites, { healthPollMs: 100 });
       const rec = new Recorder().attach(rt);
@@ -70,7 +74,7 @@ describe('rsync killed mid-transfer', () => {
       // the standby is as it was, without leftovers
       const slaveAfter = await siteData(sites.dirs.slave);
       expect(slaveAfter.files).toEqual(slaveBefore.files);
-      expect(slaveAfter.db).toEqual(slaveBefore.db);
+      expect(userOwned(slaveAfter)).toEqual(userOwned(slaveBefore));
       expect(await ownedTreesBeside(sites.dirs.slave)).toEqual([]);
       // both serve again, restart policies unchanged, no journal left
       await waitSiteHealthy(rt, 'master');

@@ -1,6 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { FailoverEvent } from '../../../src/domain/events.js';
+import { watchOf } from '../../bench/faults.js';
 import { BENCH_POLICIES, sitesPerTest } from '../../bench/sites.js';
 import { treeDigest } from '../../bench/tree-digest.js';
 
@@ -14,7 +15,15 @@ describe('promote, failback and rollback move roles and keep data', () => {
     const rt = fixture.runtime(sites);
     const events: FailoverEvent[] = [];
     rt.observers.add({ event: (e) => events.push(e), operation: () => undefined });
-    const masterBefore = await treeDigest(sites.dirs.master, { skipWal: true });
+    // Master is what it is once its container stopped (its own idle writes and checkpoint end there); from then
+    // on only the service could change it, and rule 1 says it must not.
+    let masterStopped: Promise<Record<string, string>> | undefined;
+    const detach = rt.observers.add({
+      operation: (o) => {
+        if (o.step === 'final-copy' && !masterStopped)
+          masterStopped = treeDigest(sites.dirs.master, { skipWal: true });
+      },
+    });
     const masterBranding = await readFile(`${sites.dirs.master}/branding.xml`, 'utf8');
 
     // promote: master stays stopped and fenced, slave is primary with master's data
@@ -27,7 +36,9 @@ describe('promote, failback and rollback move roles and keep data', () => {
     expect(await rt.sites.slave.jellyfin.health()).toBe('healthy');
     expect(events.find((e) => e.event_type === 'promoted')?.copied).toBe(true);
     // rule 1: promote never writes master
-    expect(await treeDigest(sites.dirs.master, { skipWal: true })).toEqual(masterBefore);
+    detach();
+    expect(masterStopped).toBeDefined();
+    expect(await treeDigest(sites.dirs.master, { skipWal: true })).toEqual(await masterStopped);
 
     // users watch on slave: its database changes
     await rt.sites.slave.container.stop(10);
@@ -94,7 +105,9 @@ describe('rollback of a sync and of a failback', () => {
     const sites = await fixture.create({ name: 'rb-sync', remote: 'none', masterWriteMs: 0 });
     const rt = fixture.runtime(sites);
     await writeFile(`${sites.dirs.slave}/only-on-slave.txt`, 'kept by rollback');
-    const slaveBefore = await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipWal: true });
+    // A running slave keeps writing its own bookkeeping: compare its files and what its users own.
+    const slaveBefore = await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipDb: true });
+    const slaveWatch = await watchOf(sites.dirs.slave);
     await rt.operations.run('sync', { force: false });
     await expect(stat(`${sites.dirs.slave}/only-on-slave.txt`)).rejects.toThrow();
 
@@ -102,7 +115,8 @@ describe('rollback of a sync and of a failback', () => {
 
     expect(result.state.primary).toBe('master');
     expect(result.state.lastSync?.result).toBe('rolled_back');
-    expect(await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipWal: true })).toEqual(slaveBefore);
+    expect(await treeDigest(sites.dirs.slave, { exclude: HOST_OWNED, skipDb: true })).toEqual(slaveBefore);
+    expect(await watchOf(sites.dirs.slave)).toBe(slaveWatch);
     expect(await rt.sites.slave.jellyfin.health()).toBe('healthy');
     expect(await rt.sites.master.jellyfin.health()).toBe('healthy');
   });

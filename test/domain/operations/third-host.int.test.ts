@@ -120,6 +120,7 @@ describe('service on a third machine: both sites over SSH, nothing stored on eit
       remote: 'both',
       files: 300,
       totalBytes: 40 * 1024 * 1024,
+      extraEnv: { SYNC_MODE: 'stopped' },
     });
     const { slave } = sshdsOf(sites);
     const rt = fixture.runtime(sites);

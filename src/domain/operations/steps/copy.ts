@@ -38,10 +38,13 @@ export function prepareStaging(): Step {
   });
 }
 
-/** Copies everything but SQLite files while the source still serves; unchanged files are hard links. */
-export function preCopy(): Step {
-  return step('pre-copy', 40, async (run) => {
-    if (!run.settings.precopy) return;
+/**
+ * Copies everything but SQLite files while the source still serves; unchanged files are hard links. Skipped with
+ * SYNC_PRECOPY=false (the final pass then carries everything), unless `always` (an online sync has no other pass).
+ */
+export function preCopy(name = 'pre-copy', options: { always: boolean } = { always: false }): Step {
+  return step(name, 40, async (run) => {
+    if (!run.settings.precopy && !options.always) return;
     await run.copy({
       from: run.from.name,
       fromPath: run.from.configDir,
@@ -55,7 +58,32 @@ export function preCopy(): Step {
   });
 }
 
-/** With both containers stopped: the rest of the files, then the databases (copied, never linked). */
+/**
+ * The databases as they are while the source still runs: not a copy anyone opens (the final pass replaces
+ * them), but the basis its deltas are computed against, so only what changed crosses the link while the primary
+ * is down. Copied from the standby's previous files where unchanged, never hard-linked.
+ */
+export function preCopyDatabases(): Step {
+  return step('pre-copy-databases', 10, async (run) => {
+    if (!run.settings.precopy) return;
+    await run.copy({
+      from: run.from.name,
+      fromPath: run.from.configDir,
+      to: run.to.name,
+      toPath: treePaths(run.to.configDir).staging,
+      select: 'main-databases',
+      excludes: operationExcludes(run),
+      copyDest: run.to.configDir,
+      delete: false,
+    });
+  });
+}
+
+/**
+ * With both containers stopped: one pass over the whole tree (files and databases, deltas against what the
+ * pre-copy put into staging), then every database in staging gets a copy of its own wherever a hard link crept in
+ * (rule 5: a live database never has a second link).
+ */
 export function finalCopy(): Step {
   return step('final-copy', 20, async (run) => {
     const staging = treePaths(run.to.configDir).staging;
@@ -66,16 +94,22 @@ export function finalCopy(): Step {
         );
       }
     }
-    const common = {
-      from: run.from.name,
-      fromPath: run.from.configDir,
-      to: run.to.name,
-      toPath: staging,
-      excludes: operationExcludes(run),
-      delete: true,
-    };
-    await run.copy({ ...common, select: 'files', linkDest: run.to.configDir }, [0, 0.5]);
-    await run.copy({ ...common, select: 'databases' }, [0.5, 1]);
+    await run.copy(
+      {
+        from: run.from.name,
+        fromPath: run.from.configDir,
+        to: run.to.name,
+        toPath: staging,
+        select: 'everything',
+        excludes: operationExcludes(run),
+        linkDest: run.to.configDir,
+        delete: true,
+      },
+      [0, 0.95],
+    );
+    const unlinked = await run.to.files.breakDatabaseLinks(staging);
+    if (unlinked > 0)
+      run.log.info({ site: run.to.name, unlinked }, 'databases linked from the old tree were copied');
   });
 }
 

@@ -7,7 +7,7 @@
 import { databasesIn, familyOf, readWatch } from '../../databases.js';
 import { type Step, step } from '../../engine/plan.js';
 import type { OperationRun } from '../../engine/run.js';
-import { RefusedError } from '../../errors.js';
+import { errorMessage, RefusedError } from '../../errors.js';
 import { makeEvent } from '../../events.js';
 import {
   checkContainersAlike,
@@ -18,9 +18,11 @@ import {
   type Refusal,
 } from '../../guards.js';
 import { type Layout, layoutPaths } from '../../layout.js';
+import { previewMerge } from '../../merging.js';
 import { siteVersion } from '../../observe.js';
 import type { ContainerInfo, Site } from '../../ports.js';
 import { operationExcludes } from './copy.js';
+import { checkMergePossible } from './merge.js';
 
 export function refuse(r: Refusal): never {
   throw new RefusedError(r.message, r.reason);
@@ -67,7 +69,37 @@ async function checkReachable(run: OperationRun): Promise<Record<'from' | 'to', 
   return infos as Record<'from' | 'to', ContainerInfo>;
 }
 
-export function preflightCopy(options: { checkVersions: boolean }): Step {
+/** A diverged standby's refusal, with what a merge would carry (when it can be told). */
+async function divergedRefusal(
+  run: OperationRun,
+  refusal: Refusal,
+  versions: { from: string | null; to: string | null },
+) {
+  const preview = await previewMerge({
+    store: run.merges,
+    primary: run.from,
+    standby: run.to,
+    recorded: run.before.standbyFingerprint,
+    layout: run.layout ?? run.settings.layout,
+    versions: { primary: versions.from, standby: versions.to },
+  }).catch((err: unknown) => ({ ok: false as const, why: errorMessage(err) }));
+  const counts = preview.ok
+    ? { mergeChanges: preview.preview.changes.length, mergeConflicts: preview.preview.conflicts.length }
+    : {};
+  const hint = preview.ok
+    ? ` A merge would carry ${preview.preview.changes.length} change(s) into ${run.from.name} (jellyfin-failover merge --dry-run lists them${run.from.userData ? '' : '; merging needs JELLYFIN_API_KEY'}).`
+    : '';
+  run.emit(
+    makeEvent('standby_diverged', refusal.message + hint, {
+      site: run.to.name,
+      reason: refusal.reason,
+      ...counts,
+    }),
+  );
+  return { ...refusal, message: refusal.message + hint };
+}
+
+export function preflightCopy(options: { checkVersions: boolean; merge?: boolean }): Step {
   return step('preflight', 2, async (run) => {
     const { from, to } = run;
     const containers = await checkReachable(run);
@@ -98,14 +130,23 @@ export function preflightCopy(options: { checkVersions: boolean }): Step {
     ];
     const versions = { from: await siteVersion(from), to: await siteVersion(to) };
     run.details.sourceVersion = versions.from;
+    run.details.destinationVersion = versions.to;
     const recorded = run.before.standbyFingerprint;
     if (recorded?.site === to.name && run.layout) {
       const paths = databasesIn(to.configDir, run.layout);
       const current = await readWatch(to, paths, await familyOf(to, versions.to, paths));
       const diverged = checkDivergence({ standbyLabel: to.name, recorded, current });
-      if (diverged)
-        run.emit(makeEvent('standby_diverged', diverged.message, { site: to.name, reason: diverged.reason }));
-      checks.push(diverged);
+      if (diverged?.reason === 'standby_diverged') {
+        run.details.diverged = true;
+        if (options.merge) await checkMergePossible(run);
+        else checks.push(await divergedRefusal(run, diverged, versions));
+      } else {
+        if (diverged)
+          run.emit(
+            makeEvent('standby_diverged', diverged.message, { site: to.name, reason: diverged.reason }),
+          );
+        checks.push(diverged);
+      }
     }
     if (options.checkVersions) {
       checks.push(
