@@ -504,7 +504,7 @@ export function renderMarkdown(r: Results): string {
   out.push(
     '## Running it',
     '',
-    '`npm run bench` as root (it creates network namespaces, runs dockerd and sshd; never part of `npm test`). Sizes: BENCH_FILES (metadata images, 20000), BENCH_TREE_MB (tree size, files/10), BENCH_DB_MB (50), BENCH_BIG_MB (1024), BENCH_RUNS (3), BENCH_LINK_MBIT (200), BENCH_LINK_DELAY_MS (1, needs netem), BENCH_STARTUP_MS (300), BENCH_IDLE_S (60), BENCH_HEALTH_INTERVAL_S / BENCH_HEALTH_FAILURES (product defaults), BENCH_ONLY (sync,promote,relay,footprint,detection). A smoke run: `BENCH_FILES=2000 BENCH_DB_MB=5 BENCH_RUNS=1 BENCH_BIG_MB=50 npm run bench`.',
+    "`npm run bench` as root (it creates network namespaces, runs dockerd and sshd; never part of `npm test`). Sizes: BENCH_FILES (metadata images, 20000), BENCH_TREE_MB (tree size, files/10), BENCH_DB_MB (50), BENCH_BIG_MB (1024), BENCH_RUNS (3), BENCH_LINK_MBIT (200), BENCH_LINK_DELAY_MS (1, needs netem), BENCH_STARTUP_MS (300), BENCH_WATCH_MS (500), BENCH_IDLE_S (60), BENCH_HEALTH_INTERVAL_S / BENCH_HEALTH_FAILURES (product defaults), BENCH_ONLY (sync,promote,relay,footprint,detection); BENCH_OUT (another directory for the reports), BENCH_RENDER=docs/benchmarks.json (write the pages again from saved results), BENCH_LOG_LEVEL (the service's log, default silent). A smoke run (about 5 min): `BENCH_FILES=2000 BENCH_DB_MB=5 BENCH_RUNS=1 BENCH_BIG_MB=50 npm run bench`.",
     '',
   );
   return out.join('\n');

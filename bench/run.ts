@@ -135,7 +135,7 @@ async function servicePart(world: World, results: Results): Promise<void> {
   const envFile = join(world.workDir, 'service.env');
   await writeEnv(envFile, env);
   const watcher = await Watcher.connect(world.mosquitto.url, config.topicRoot);
-  const svc = await RunningService.start(world, envFile, config.topicRoot);
+  const svc = await RunningService.start(world, envFile);
   try {
     await watcher.until(
       'the service to publish both sites online',

@@ -52,12 +52,11 @@ export class RunningService {
   private constructor(
     readonly child: ResultPromise,
     readonly pid: number,
-    readonly topic: string,
     private output: string,
   ) {}
 
-  static async start(world: World, envFile: string, topic: string): Promise<RunningService> {
-    const child = execa('node', [MAIN, 'run', '--env-file', envFile], {
+  static async start(world: World, envFile: string): Promise<RunningService> {
+    const child = execa('node', [...(process.env.JF_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', '--heap-prof', '--heap-prof-dir=/tmp/prof'] : []), MAIN, 'run', '--env-file', envFile], {
       cwd: world.workDir,
       reject: false,
       all: true,
@@ -65,7 +64,7 @@ export class RunningService {
       env: { NODE_ENV: 'production' },
     });
     if (child.pid === undefined) throw new Error('node dist/main.js run did not start');
-    const svc = new RunningService(child, child.pid, topic, '');
+    const svc = new RunningService(child, child.pid, '');
     child.all?.on('data', (chunk: Buffer) => {
       svc.output = (svc.output + chunk.toString()).slice(-20_000);
     });

@@ -71,7 +71,7 @@ export function engineSettings(config: Config, overrides: ComposeOverrides = {})
     startTimeoutS: config.startTimeoutS,
     slaveBanner: config.slaveBanner,
     layout: config.layout,
-    healthPollMs: overrides.healthPollMs ?? 1000,
+    healthPollMs: overrides.healthPollMs ?? 250,
   };
 }
 

@@ -74,7 +74,7 @@ export function checkDivergence(input: {
     reason: 'standby_diverged',
     message:
       `${standbyLabel} was written to since the last sync (its users' watch data changed): copying over it ` +
-      'would lose that. Merge it into the primary (jellyfin-failover merge), fail back first to carry it over, or use --force to overwrite it.',
+      'would lose that. Merge it into the primary (jellyfin-failover merge, needs JELLYFIN_API_KEY), or use --force to overwrite it.',
   };
 }
 

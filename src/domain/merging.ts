@@ -49,8 +49,8 @@ export async function mergeBasis(
     return {
       ok: false,
       why:
-        `the watch state of the last copy to ${standby.name} was not saved (copies by versions before 0.2 did not save ` +
-        'it, nor a copy whose watch state could not be read)',
+        `the watch state of the last copy to ${standby.name} was not saved (copies by earlier versions of jellyfin-failover ` +
+        'did not save it, nor does a copy whose watch state could not be read)',
     };
   }
   return { ok: true, basis: { state: base.state, digest: base.digest, record: null, pending: [] } };

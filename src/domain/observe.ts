@@ -20,16 +20,23 @@ export async function observeSite(
   site: Site,
   timeoutMs = 10_000,
   startingForS = 0,
+  /** The last observation: its version is kept while the container runs since the same start (no new request). */
+  last: SiteObservation | null = null,
 ): Promise<SiteObservation> {
-  const [health, container, info] = await Promise.all([
+  const [health, container] = await Promise.all([
     orFallback(site.jellyfin.health(), timeoutMs, 'unreachable' as JellyfinHealth),
     orFallback(
       site.container.inspect().then((i) => ({ status: i.status, startedAt: i.startedAt })),
       timeoutMs,
       { status: 'unknown' as ContainerStatus, startedAt: null },
     ),
-    orFallback(site.jellyfin.info(), timeoutMs, null),
   ]);
+  const sameRun =
+    last?.version != null &&
+    container.startedAt !== null &&
+    last.startedAt === container.startedAt &&
+    health === 'healthy';
+  const info = sameRun ? { version: last.version } : await orFallback(site.jellyfin.info(), timeoutMs, null);
   const sinceStartS = container.startedAt ? (Date.now() - Date.parse(container.startedAt)) / 1000 : Infinity;
   const starting = health === 'unreachable' && container.status === 'running' && sinceStartS < startingForS;
   const jellyfin = starting ? 'starting' : health;

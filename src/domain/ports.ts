@@ -156,7 +156,8 @@ export interface SiteFilesPort {
   isDir(path: string): Promise<boolean>;
   hasCommand(name: string): Promise<boolean>;
   detectLayout(configDir: string): Promise<Layout | null>;
-  countFiles(dir: string, skipTopDirs: readonly string[]): Promise<number>;
+  /** Regular files under `dir` (top-level dirs `skipTopDirs` left out): how many, and their bytes. */
+  treeStats(dir: string, skipTopDirs: readonly string[]): Promise<{ files: number; bytes: number }>;
   freeBytes(path: string): Promise<number>;
   mkdir(path: string): Promise<void>;
   removeOwnedTree(path: string): Promise<void>;

@@ -27,6 +27,11 @@ export interface Fingerprint {
   value: string | null;
   at: string;
   unknown?: string;
+  /**
+   * The site's own cheap hash of its user-data tables right after the copy (SiteDatabasesPort.changeToken): the
+   * same hash later means the same rows, so the digest need not be read again. Absent where no token exists.
+   */
+  token?: string;
 }
 
 /** Running state and restart policy of a container before an operation. */

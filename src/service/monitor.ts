@@ -70,6 +70,8 @@ export interface StandbyView {
 
 /** After a container `start` event, look again this soon (Jellyfin answers `/health` within seconds). */
 const POLL_AFTER_START_MS = 1_000;
+/** The standby's free space is read again after this long. */
+const FREE_BYTES_EVERY_MS = 60_000;
 const EVENTS_RETRY_MIN_MS = 1_000;
 const EVENTS_RETRY_MAX_MS = 30_000;
 
@@ -84,6 +86,7 @@ export class HealthMonitor {
     merge: null,
   };
   private readonly standbyWatch: StandbyWatch;
+  private freeBytesAt: number | null = null;
   private abort: AbortController | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly polls = new Rerun(() => this.pollOnce());
@@ -156,7 +159,7 @@ export class HealthMonitor {
     const site = this.deps.sites[name];
     const timeout = this.deps.settings.probeTimeoutMs;
     const [observation, hostReachable] = await Promise.all([
-      observeSite(site, timeout, this.deps.settings.startTimeoutS),
+      observeSite(site, timeout, this.deps.settings.startTimeoutS, this.views[name].observation),
       site.isLocal ? Promise.resolve(true) : orFallback(site.files.reachable(), timeout, false),
     ]);
     const view = this.views[name];
@@ -195,7 +198,15 @@ export class HealthMonitor {
     if (state === null) return;
     const name = standbyOf(state);
     const site = sites[name];
-    const freeBytes = await orFallback(site.files.freeBytes(site.configDir), settings.probeTimeoutMs, null);
+    // Free space changes slowly: read again at most every FREE_BYTES_EVERY_MS (one command on the site's host).
+    const known =
+      this.standby.site === name &&
+      this.freeBytesAt !== null &&
+      Date.now() - this.freeBytesAt < FREE_BYTES_EVERY_MS;
+    const freeBytes = known
+      ? this.standby.freeBytes
+      : await orFallback(site.files.freeBytes(site.configDir), settings.probeTimeoutMs, null);
+    if (!known) this.freeBytesAt = freeBytes === null ? null : Date.now();
     let divergence =
       this.standby.site === name ? this.standby.divergence : ({ kind: 'unchecked' } as Divergence);
     if (!this.deps.operationRunning() && this.views[name].hostReachable !== false) {

@@ -272,7 +272,7 @@ export class FailoverService {
     } catch (err) {
       // The gate is taken in this process: nothing was queued.
       if (!(err instanceof RefusedError)) throw err;
-      void this.rejectBusy(kind);
+      void this.rejectBusy(command);
       return;
     }
     this.deps.log.info({ operation: kind, force, merge }, 'operation pressed');
@@ -280,7 +280,7 @@ export class FailoverService {
     this.current = running
       .then(
         () => this.deps.log.info({ operation: kind }, 'operation succeeded'),
-        (err: unknown) => this.operationFailed(kind, err),
+        (err: unknown) => this.operationFailed(command, err),
       )
       .finally(() => {
         this.current = null;
@@ -290,7 +290,7 @@ export class FailoverService {
   }
 
   /** A press while an operation runs: says which one and where it is; nothing is queued. */
-  private async rejectBusy(kind: OperationKind): Promise<void> {
+  private async rejectBusy(kind: OperationKind | 'merge'): Promise<void> {
     const activity = await this.deps.gate.activity().catch(() => null);
     let what = 'another operation is running';
     if (activity?.here) {
@@ -304,7 +304,7 @@ export class FailoverService {
     this.reject(kind, 'busy', `${what}; nothing was queued, press again when it has finished`);
   }
 
-  private operationFailed(kind: OperationKind, err: unknown): void {
+  private operationFailed(kind: OperationKind | 'merge', err: unknown): void {
     if (err instanceof RefusedError && err.reason === 'busy') {
       void this.rejectBusy(kind);
     } else if (err instanceof RefusedError) {

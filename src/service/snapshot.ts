@@ -124,7 +124,7 @@ export function problemsOf(input: SnapshotInput, sites: Record<SiteName, SiteSna
   }
   if (input.standby.diverged) {
     problems.push(
-      `${standby} (standby) was written to since the last sync: fail back to keep that data, or force a sync to discard it`,
+      `${standby} (standby) was written to since the last sync: merge it into the primary to keep that data (Merge button, jellyfin-failover merge), or force a sync to discard it`,
     );
   }
   if (input.standby.divergenceUnknown) {

@@ -98,7 +98,8 @@ describe('service on MQTT: discovery, availability, state, bad commands', () => 
     await ha.publish(t.haStatus, 'online');
     const again = await ha.waitFor('discovery after HA birth', (m) => m.topic === t.discovery, 10_000, since);
     expect(JSON.parse(again.text)).toHaveProperty('components.sync.command_topic', t.command('sync'));
-    expect(await ha.waitFor('state after HA birth', (m) => m.topic === t.state, 10_000, since)).toBeTruthy();
+    const state = await ha.waitFor('state after HA birth', (m) => m.topic === t.state, 10_000, since);
+    expect(JSON.parse(state.text)).toMatchObject({ primary: 'master', operation: { kind: 'idle' } });
     // Exactly one republish for one birth message ("offline" is not a reason to republish).
     await new Promise((r) => setTimeout(r, 500));
     expect(ha.on(t.discovery).length).toBe(before + 1);

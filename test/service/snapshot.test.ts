@@ -173,7 +173,7 @@ describe('B/state snapshot', () => {
       'master (standby): its host cannot be reached',
       'master (standby) is down: Jellyfin unreachable, container unknown',
       'master was demoted while unreachable: it is fenced (stopped) as soon as it can be reached',
-      'master (standby) was written to since the last sync: fail back to keep that data, or force a sync to discard it',
+      'master (standby) was written to since the last sync: merge it into the primary to keep that data (Merge button, jellyfin-failover merge), or force a sync to discard it',
       'master (standby) has only 100.0 MiB free for its config directory',
       'the last operation failed and was rolled back: verify: quick_check failed',
       'sync was interrupted at final-copy: it is recovered at the next start or operation',

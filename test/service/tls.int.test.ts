@@ -139,7 +139,8 @@ describe('MQTT over TLS with credentials', () => {
         text: 'online',
         retain: true,
       });
-      expect(await ha.waitFor('discovery', (m) => m.topic === t.discovery, 15_000)).toBeTruthy();
+      const discovery = await ha.waitFor('discovery', (m) => m.topic === t.discovery, 15_000);
+      expect(JSON.parse(discovery.text)).toHaveProperty('components.sync.command_topic', t.command('sync'));
     } finally {
       await ha.close();
       await running.stop();

@@ -164,12 +164,16 @@ class MemoryFiles implements SiteFilesPort {
     });
   }
 
-  countFiles(dir: string, skipTopDirs: readonly string[]): Promise<number> {
+  treeStats(dir: string, skipTopDirs: readonly string[]): Promise<{ files: number; bytes: number }> {
     return this.call(`countFiles ${dir}`, () => {
-      let n = 0;
-      for (const rel of this.fs.files(dir).keys())
-        if (!skipTopDirs.some((d) => rel.startsWith(`/${d}/`))) n++;
-      return n;
+      let files = 0;
+      let bytes = 0;
+      for (const [rel, content] of this.fs.files(dir)) {
+        if (skipTopDirs.some((d) => rel.startsWith(`/${d}/`))) continue;
+        files++;
+        bytes += content.length;
+      }
+      return { files, bytes };
     });
   }
 

@@ -24,6 +24,15 @@ export class DockerOverSshAgent extends Agent {
     super({ keepAlive: true, timeout: IDLE_CLOSE_MS, maxSockets: 4, maxFreeSockets: 1 });
   }
 
+  /**
+   * docker-modem formats every request's options with util.inspect (showHidden, depth: null) for its debug log,
+   * even with the log off: without this, that walks the agent, its SSH connection and sockets on every request
+   * (most of the idle service's CPU).
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `DockerOverSshAgent(${this.connection.label})`;
+  }
+
   override createConnection(
     _options: ClientRequestArgs,
     callback?: (err: Error | null, stream: Duplex) => void,

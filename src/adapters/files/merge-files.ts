@@ -15,36 +15,23 @@ import type { WatchState } from '../../domain/watch-state.js';
 import { readOptional, readOptionalBytes, safeJson, writeFileAtomic } from './atomic.js';
 
 const site = z.enum(SITE_NAMES);
+/** What a user owns of one user-data key (watch-state.ts), and what a merge may set of it. */
+const owned = z.object({
+  played: z.boolean(),
+  playCount: z.number(),
+  position: z.number(),
+  lastPlayed: z.string().nullable(),
+  favorite: z.boolean(),
+  rating: z.number().nullable(),
+  likes: z.boolean().nullable(),
+});
 const watchStateSchema: z.ZodType<WatchState> = z.object({
   family: z.enum(['library-db', 'jellyfin-db']),
   users: z.array(z.object({ id: z.string(), name: z.string() })),
-  entries: z.array(
-    z.object({
-      user: z.string(),
-      key: z.string(),
-      itemId: z.string().nullable(),
-      played: z.boolean(),
-      playCount: z.number(),
-      position: z.number(),
-      lastPlayed: z.string().nullable(),
-      favorite: z.boolean(),
-      rating: z.number().nullable(),
-      likes: z.boolean().nullable(),
-    }),
-  ),
+  entries: z.array(owned.extend({ user: z.string(), key: z.string(), itemId: z.string().nullable() })),
 });
 const baseSchema = z.object({ site, digest: z.string(), at: z.string(), state: watchStateSchema });
-const fields = z
-  .object({
-    played: z.boolean(),
-    playCount: z.number(),
-    position: z.number(),
-    lastPlayed: z.string().nullable(),
-    favorite: z.boolean(),
-    rating: z.number().nullable(),
-    likes: z.boolean().nullable(),
-  })
-  .partial();
+const fields = owned.partial();
 const planSchema: z.ZodType<MergePlan> = z.object({
   changes: z.array(
     z.object({

@@ -87,13 +87,20 @@ export class SiteFiles implements SiteFilesPort {
   }
 
   /** Regular files under `dir`, not descending into the top-level dirs in `skipTopDirs`. */
-  async countFiles(dir: string, skipTopDirs: readonly string[]): Promise<number> {
+  async treeStats(dir: string, skipTopDirs: readonly string[]): Promise<{ files: number; bytes: number }> {
     const prune: string[] = [];
     for (const d of skipTopDirs) prune.push(...(prune.length ? ['-o'] : []), '-path', `${dir}/${d}`);
     const argv = prune.length
-      ? ['find', dir, '(', ...prune, ')', '-prune', '-o', '-type', 'f', '-printf', '.']
-      : ['find', dir, '-type', 'f', '-printf', '.'];
-    return (await this.run(argv, `counting files in ${dir}`)).length;
+      ? ['find', dir, '(', ...prune, ')', '-prune', '-o', '-type', 'f', '-printf', '%s\\n']
+      : ['find', dir, '-type', 'f', '-printf', '%s\\n'];
+    let files = 0;
+    let bytes = 0;
+    for (const line of (await this.run(argv, `counting files in ${dir}`)).split('\n')) {
+      if (line === '') continue;
+      files++;
+      bytes += Number(line) || 0;
+    }
+    return { files, bytes };
   }
 
   /** Bytes available to an unprivileged writer on the filesystem holding `path`. */

@@ -20,6 +20,7 @@ const fingerprintSchema = z.object({
   value: z.string().nullable(),
   at: z.string(),
   unknown: z.string().optional(),
+  token: z.string().optional(),
 });
 const containerBefore = z.object({ running: z.boolean(), restartPolicy: z.string() }).nullable();
 const stateSchema = z.object({

@@ -79,6 +79,8 @@ export class MqttConnection {
       reconnectPeriod: 0,
       // Subscriptions are made again in the connect handler whenever the broker kept no session.
       resubscribe: false,
+      // No table of 65,536 pre-built number buffers (~7 MB resident): the service sends a few messages a minute.
+      writeCache: false,
       will: { topic: s.will.topic, payload: Buffer.from(s.will.payload), qos: 1, retain: true },
       ...(s.username !== undefined ? { username: s.username } : {}),
       ...(s.password !== undefined ? { password: s.password } : {}),

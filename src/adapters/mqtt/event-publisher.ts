@@ -32,6 +32,7 @@ export class CliEventPublisher {
         ...(settings.caFile !== undefined ? { ca: await readFile(settings.caFile) } : {}),
         connectTimeout: CONNECT_TIMEOUT_MS,
         reconnectPeriod: 0,
+        writeCache: false,
       });
     } catch (err) {
       this.log.debug({ err }, 'no MQTT broker: events of this command are not published');

@@ -40,6 +40,7 @@ export function check(ctx: CommandContext): Promise<ExitCode> {
     await checkContainers(app, add);
     await checkStandbyWatch(app, state, versions[standbyOf(state)] ?? null, add);
     await checkSwag(app, state, add);
+    await checkApiKey(app, state, add);
     const failed = lines.filter((l) => l.status === 'fail').length;
     const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
     ctx.print(
@@ -235,6 +236,21 @@ function checkVersions(vm: string | null, vs: string | null, add: Add): void {
     same ? 'ok' : 'fail',
     same ? `both run ${normalizeVersion(vm)}` : `master ${vm}, slave ${vs}: promote and failback are refused`,
   );
+}
+
+/** JELLYFIN_API_KEY, where set: the primary accepts it (a merge would be refused otherwise). */
+async function checkApiKey(app: App, state: PersistentState, add: Add): Promise<void> {
+  const api = app.sites[state.primary].userData;
+  if (!api) {
+    add('both', 'api key', 'ok', 'JELLYFIN_API_KEY not set: a diverged standby is refused, not merged');
+    return;
+  }
+  try {
+    await api.check();
+    add(state.primary, 'api key', 'ok', 'JELLYFIN_API_KEY accepted: a diverged standby can be merged');
+  } catch (err) {
+    add(state.primary, 'api key', 'fail', `${errorMessage(err)} (a merge is refused until it is)`);
+  }
 }
 
 async function checkSwag(app: App, state: PersistentState, add: Add): Promise<void> {

@@ -90,10 +90,14 @@ export class Engine {
         }
         run.log.error({ step: step.name, err: error }, 'step failed; rolling back');
         const failures = await this.failAndRollBack(run, step.name, error);
+        const merged = run.journal.merged?.applied.length ?? 0;
         const after =
-          failures.length === 0
+          (failures.length === 0
             ? 'Everything it changed was put back.'
-            : `Rolling back left problems (${failures.map((f) => f.message).join('; ')}); they are retried at the next start or operation.`;
+            : `Rolling back left problems (${failures.map((f) => f.message).join('; ')}); they are retried at the next start or operation.`) +
+          (merged > 0
+            ? ` The ${merged} watch-state change(s) the merge set on ${run.from.name} stay (they are what users did; the next merge goes on from them).`
+            : '');
         throw new OperationError(
           `${run.kind} failed at step ${step.name}: ${error.message}. ${after}`,
           step.name,

@@ -33,7 +33,7 @@ export class OperationRun {
   /** Containers' running state and restart policy before the operation. */
   readonly containersBefore: Record<SiteName, ContainerBefore | null> = { master: null, slave: null };
   /** The copy's watch-state digest (rule 3), or why it could not be read; null before the copy is verified. */
-  fingerprint: { value: string | null; unknown?: string } | null = null;
+  fingerprint: { value: string | null; unknown?: string; token?: string } | null = null;
   /** The copy's watch state: the base a later merge compares both sides with. */
   watchBase: WatchState | null = null;
   readonly details: Record<string, unknown> = {};

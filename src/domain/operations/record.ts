@@ -37,7 +37,13 @@ export function recordCopy(
   next.standbyFingerprint =
     fp === null
       ? null
-      : { site: standby, value: fp.value, at, ...(fp.unknown ? { unknown: fp.unknown } : {}) };
+      : {
+          site: standby,
+          value: fp.value,
+          at,
+          ...(fp.unknown ? { unknown: fp.unknown } : {}),
+          ...(fp.token ? { token: fp.token } : {}),
+        };
   if (kind === 'sync') {
     run.emit(
       makeEvent(

@@ -158,6 +158,23 @@ describe('refusals change nothing', () => {
     expect(b.fs.slave.read(db)).toBe(b.fs.master.read(`${CONFIG_DIRS.master}${DB}`));
   });
 
+  it('rule 3 with a merge asked for: refused without JELLYFIN_API_KEY, nothing changed, nothing stopped', async () => {
+    const b = createBench();
+    await b.operations.run('sync', { force: false });
+    expect(b.store.bases).toHaveLength(1); // the base a merge counts from, saved with the fingerprint
+    expect(b.store.bases[0]?.digest).toBe(b.store.state.standbyFingerprint?.value);
+    const db = `${CONFIG_DIRS.slave}${DB}`;
+    b.fs.slave.write(db, `${b.fs.slave.read(db)}\nwatch:bob:7:position 1200`);
+    const before = worldFacts(b);
+    await expect(b.operations.run('sync', { force: false, merge: true })).rejects.toMatchObject({
+      reason: 'merge_unavailable',
+      message: expect.stringMatching(/merging needs JELLYFIN_API_KEY/),
+    });
+    expect(worldFacts(b)).toEqual(before);
+    expect(b.store.journal).toBeNull();
+    expect(b.store.merge).toBeNull();
+  });
+
   it('rule 4: promote between different Jellyfin versions', async () => {
     const b = createBench();
     b.containers.slave.version = '10.10.7';
@@ -309,6 +326,9 @@ describe('fencing (rule 8)', () => {
 
     await b.operations.run('failback', { force: false });
     expect(b.containers.master).toMatchObject({ status: 'running', restartPolicy: 'always' });
+    // Rule 3 after a failback watches slave, the standby now (a fingerprint for master would skip the rule).
+    expect(b.store.state.standbyFingerprint?.site).toBe('slave');
+    expect(b.store.bases[0]?.site).toBe('slave');
   });
 
   it('rollback of such a promote gives master its own policy back', async () => {

@@ -139,9 +139,11 @@ export function verifyCopy(): Step {
       }
     }
     const version = typeof run.details.sourceVersion === 'string' ? run.details.sourceVersion : null;
-    const watch = await readWatch(run.to, paths, await familyOf(run.to, version, paths));
+    const family = await familyOf(run.to, version, paths);
+    const watch = await readWatch(run.to, paths, family);
     if (watch.ok) {
-      run.fingerprint = { value: watch.digest };
+      const token = await run.to.databases.changeToken(paths, family);
+      run.fingerprint = { value: watch.digest, ...(token ? { token } : {}) };
       run.watchBase = watch.state;
     } else {
       run.log.warn(

@@ -128,8 +128,10 @@ export function mergeStandby(): Step {
     const plan = await planFrom(basis, standby.now, primary.now, primary.names);
     let record = basis.record;
     let conflicts = record?.plan.conflicts ?? [];
+    let unplaced = record?.plan.unplaced ?? 0;
     if (plan.changes.length > 0 || !record) {
       conflicts = plan.conflicts;
+      unplaced = plan.unplaced;
       record = {
         id: run.journal.id,
         site: run.to.name,
@@ -170,7 +172,7 @@ export function mergeStandby(): Step {
             field: c.field,
           })),
           missing: record.missing.length,
-          unplaced: plan.unplaced,
+          unplaced,
         },
       ),
     );

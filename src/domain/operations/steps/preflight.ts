@@ -110,31 +110,43 @@ export function preflightCopy(options: { checkVersions: boolean; merge?: boolean
       );
     }
     run.layout = await resolveLayout(run, from);
-    const database = run.layout ? `${from.configDir}/${layoutPaths(run.layout).database}` : null;
-    const databaseFound = database !== null && (await from.files.exists(database));
+    const layout = run.layout;
     const skip = topLevelExcludedDirs(run.settings.excludes);
-    const sourceFiles = (await from.files.isDir(from.configDir))
-      ? await from.files.countFiles(from.configDir, skip)
-      : 0;
-    const destinationFiles = await to.files.countFiles(to.configDir, skip);
-    run.details.sourceFiles = sourceFiles;
-    run.details.destinationFiles = destinationFiles;
+    // Independent reads on two hosts: at once (each one a command over its site's connection).
+    const [databaseFound, source, destination, versions, freeBytes] = await Promise.all([
+      layout
+        ? from.files.exists(`${from.configDir}/${layoutPaths(layout).database}`)
+        : Promise.resolve(false),
+      from.files
+        .isDir(from.configDir)
+        .then((is) => (is ? from.files.treeStats(from.configDir, skip) : { files: 0, bytes: 0 })),
+      to.files.treeStats(to.configDir, skip),
+      Promise.all([siteVersion(from), siteVersion(to)]).then(([f, t]) => ({ from: f, to: t })),
+      to.files.freeBytes(to.configDir),
+    ]);
+    run.details.sourceFiles = source.files;
+    run.details.destinationFiles = destination.files;
     const checks: Array<Refusal | null> = [
       checkSourceLooksLikeJellyfin({
         sourceLabel: from.name,
         sourceDir: from.configDir,
         databaseFound,
-        sourceFiles,
-        destinationFiles,
+        sourceFiles: source.files,
+        destinationFiles: destination.files,
       }),
     ];
-    const versions = { from: await siteVersion(from), to: await siteVersion(to) };
     run.details.sourceVersion = versions.from;
     run.details.destinationVersion = versions.to;
     const recorded = run.before.standbyFingerprint;
     if (recorded?.site === to.name && run.layout) {
       const paths = databasesIn(to.configDir, run.layout);
-      const current = await readWatch(to, paths, await familyOf(to, versions.to, paths));
+      const family = await familyOf(to, versions.to, paths);
+      // The same cheap hash of the user-data tables as after the copy: the same rows, no need to read them all.
+      const token = recorded.token && recorded.value ? await to.databases.changeToken(paths, family) : null;
+      const current =
+        token !== null && token === recorded.token && recorded.value
+          ? { ok: true as const, digest: recorded.value }
+          : await readWatch(to, paths, family);
       const diverged = checkDivergence({ standbyLabel: to.name, recorded, current });
       if (diverged?.reason === 'standby_diverged') {
         run.details.diverged = true;
@@ -169,21 +181,22 @@ export function preflightCopy(options: { checkVersions: boolean; merge?: boolean
         'layout',
       );
     }
-    const estimate = await run.estimate({
-      from: from.name,
-      fromPath: from.configDir,
-      to: to.name,
-      toPath: to.configDir,
-      select: 'everything',
-      excludes: operationExcludes(run),
-      delete: true,
-    });
-    const space = checkFreeSpace({
-      label: `${to.name} (${to.configDir})`,
-      freeBytes: await to.files.freeBytes(to.configDir),
-      needBytes: estimate.bytes,
-    });
-    if (space) refuse(space); // never forced: a full disk mid-copy helps nobody
+    // Room for the whole source tree is room for any copy of it; only a tighter disk needs rsync's exact estimate
+    // (a walk of both trees across the link).
+    const label = `${to.name} (${to.configDir})`;
+    if (checkFreeSpace({ label, freeBytes, needBytes: source.bytes }) !== null) {
+      const estimate = await run.estimate({
+        from: from.name,
+        fromPath: from.configDir,
+        to: to.name,
+        toPath: to.configDir,
+        select: 'everything',
+        excludes: operationExcludes(run),
+        delete: true,
+      });
+      const space = checkFreeSpace({ label, freeBytes, needBytes: estimate.bytes });
+      if (space) refuse(space); // never forced: a full disk mid-copy helps nobody
+    }
   });
 }
 
