@@ -56,7 +56,7 @@ export class RunningService {
   ) {}
 
   static async start(world: World, envFile: string): Promise<RunningService> {
-    const child = execa('node', [...(process.env.JF_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', '--heap-prof', '--heap-prof-dir=/tmp/prof'] : []), MAIN, 'run', '--env-file', envFile], {
+    const child = execa('node', [MAIN, 'run', '--env-file', envFile], {
       cwd: world.workDir,
       reject: false,
       all: true,
