@@ -159,19 +159,8 @@ export class SiteFiles implements SiteFilesPort {
       'find',
       '.',
       ...(prune.length ? ['(', ...prune, ')', '-prune', '-o'] : []),
-      '-type',
-      'f',
-      '(',
-      ...names,
-      ')',
-      '-exec',
-      'sh',
-      '-c',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
-      'for f; do [ "$(head -c 15 "$f")" = "SQLite format 3" ] && printf "%s\\n" "${f#./}"; done; exit 0',
-      'sh',
-      '{}',
-      '+',
+      ...filesNamed(names),
+      ...forEachFound(PRINT_SQLITE_FILES),
     ];
     const out = await this.run(
       ['sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', root, ...find],
@@ -191,25 +180,32 @@ export class SiteFiles implements SiteFilesPort {
       [
         'find',
         dir,
-        '-type',
-        'f',
         '-links',
         '+1',
-        '(',
-        ...names,
-        ')',
-        '-exec',
-        'sh',
-        '-c',
-        'for f; do cp -a -- "$f" "$f.jf-failover-tmp" && mv -f -- "$f.jf-failover-tmp" "$f" && echo x; done',
-        'sh',
-        '{}',
-        '+',
+        ...filesNamed(names),
+        ...forEachFound(
+          'for f; do cp -a -- "$f" "$f.jf-failover-tmp" && mv -f -- "$f.jf-failover-tmp" "$f" && echo x; done',
+        ),
       ],
       `giving the databases in ${dir} their own copies`,
     );
     return out.split('\n').filter((l) => l === 'x').length;
   }
+}
+
+/** sh over find's batch: prints each file that starts with SQLite's magic, relative to `.`. */
+const PRINT_SQLITE_FILES =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
+  'for f; do [ "$(head -c 15 "$f")" = "SQLite format 3" ] && printf "%s\\n" "${f#./}"; done; exit 0';
+
+/** find: regular files with one of the `-name` tests `names`. */
+function filesNamed(names: string[]): string[] {
+  return ['-type', 'f', '(', ...names, ')'];
+}
+
+/** find: runs the sh `script` over the files found, as `for f; do ...` arguments, a batch at a time. */
+function forEachFound(script: string): string[] {
+  return ['-exec', 'sh', '-c', script, 'sh', '{}', '+'];
 }
 
 function globToRegExp(glob: string): RegExp {
