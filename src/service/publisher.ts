@@ -58,6 +58,8 @@ export class StatePublisher {
   private throttle: NodeJS.Timeout | null = null;
   private readonly refreshes = new Rerun(() => this.rebuildAndPublish());
   private forceNext = false;
+  /** The engine's last report for the operation this process runs (same `startedAt`). */
+  private lastLocal: OperationStatus | null = null;
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -157,9 +159,15 @@ export class StatePublisher {
       this.interrupted = null;
       // The operation started when the gate was claimed: one startedAt from the press to the end.
       operation = { ...engine.status(), startedAt: local.since };
-      if (operation.kind === 'idle' && isOperationKind(local.owner)) {
+      const ran = this.lastLocal?.startedAt === local.since ? this.lastLocal : null;
+      if (operation.kind !== 'idle') {
+        this.lastLocal = operation;
+      } else if (ran) {
+        // The engine is done, the gate not yet released (the result is being saved): finished, not restarted.
+        operation = { ...ran, progress: 100 };
+      } else if (isOperationKind(local.owner)) {
         operation = { kind: local.owner, step: 'starting', progress: 0, startedAt: local.since };
-      } else if (operation.kind === 'idle') {
+      } else {
         operation = IDLE;
       }
     } else {

@@ -328,6 +328,12 @@ describe('the service image', () => {
       kind: 'sync',
       state: { primary: 'master' },
     });
+    // master's config dir sits in a root-owned dir the node user cannot write: no room for the online
+    // snapshots beside it, so the sync stopped master for its final pass and said how to fix that
+    const events = (JSON.parse(String(sync.stdout)) as { events: Array<Record<string, unknown>> }).events;
+    const done = events.find((e) => e.event_type === 'sync_succeeded');
+    expect(done).toMatchObject({ mode: 'stopped' });
+    expect(String(done?.modeWhy)).toContain('writable for the user the service runs as');
     // The standby's database is now master's: every table master did not itself write meanwhile (Jellyfin
     // logs sessions and activity on its own) is identical, row for row, and the copy is intact.
     const after = await tableDumps(masterDb);

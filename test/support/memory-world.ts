@@ -124,7 +124,12 @@ class MemoryFiles implements SiteFilesPort {
     readonly label: string,
     private readonly fs: MemoryFs,
     private readonly world: World,
-    readonly host: { reachable: boolean; freeBytes: number; commands: Set<string> },
+    readonly host: {
+      reachable: boolean;
+      freeBytes: number;
+      commands: Set<string>;
+      readOnlyDirs?: Set<string>;
+    },
   ) {}
 
   private call<T>(what: string, body: () => T): Promise<T> {
@@ -183,6 +188,9 @@ class MemoryFiles implements SiteFilesPort {
 
   mkdir(path: string): Promise<void> {
     return this.call(`mkdir ${path}`, () => {
+      const parent = path.slice(0, path.lastIndexOf('/'));
+      if (this.host.readOnlyDirs?.has(parent))
+        throw new Error(`mkdir: cannot create directory '${path}': Permission denied`);
       this.fs.write(`${path}/.keep`, '');
       this.fs.entries.delete(`${path}/.keep`);
     });
@@ -560,7 +568,13 @@ export interface Bench {
   fs: Record<SiteName, MemoryFs>;
   hosts: Record<
     SiteName,
-    { reachable: boolean; freeBytes: number; commands: Set<string>; snapshots: boolean }
+    {
+      reachable: boolean;
+      freeBytes: number;
+      commands: Set<string>;
+      snapshots: boolean;
+      readOnlyDirs?: Set<string>;
+    }
   >;
   containers: Record<SiteName, FakeContainer>;
   copier: MemoryCopier;

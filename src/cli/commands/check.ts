@@ -3,7 +3,7 @@
  * keys, Docker endpoints, containers, config dirs, tools, free space, versions, the SWAG include.
  */
 import { buildUpstreamInclude, upstreamServerOf } from '../../adapters/swag/index.js';
-import type { App } from '../../compose.js';
+import { type App, engineSettings } from '../../compose.js';
 import { locateDatabases } from '../../domain/databases.js';
 import { orFallback } from '../../domain/deadline.js';
 import { errorMessage } from '../../domain/errors.js';
@@ -11,6 +11,7 @@ import { formatBytes } from '../../domain/format.js';
 import { checkContainersAlike } from '../../domain/guards.js';
 import { layoutPaths } from '../../domain/layout.js';
 import { observeSite } from '../../domain/observe.js';
+import { chooseSyncMode } from '../../domain/operations/mode.js';
 import { SITE_NAMES, type SiteName } from '../../domain/sites.js';
 import { type PersistentState, standbyOf } from '../../domain/state.js';
 import { normalizeVersion } from '../../domain/version.js';
@@ -41,6 +42,7 @@ export function check(ctx: CommandContext): Promise<ExitCode> {
     await checkStandbyWatch(app, state, versions[standbyOf(state)] ?? null, add);
     await checkSwag(app, state, add);
     await checkApiKey(app, state, add);
+    await checkSyncMode(app, state, add);
     const failed = lines.filter((l) => l.status === 'fail').length;
     const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
     ctx.print(
@@ -281,5 +283,27 @@ async function checkSwag(app: App, state: PersistentState, add: Add): Promise<vo
     );
   } else {
     add(swag.site, 'swag include', 'ok', `${swag.upstreamFile} routes to ${state.primary}`);
+  }
+}
+
+/** What a routine sync will do now: online (the primary keeps serving) or stopped, and why. */
+async function checkSyncMode(app: App, state: PersistentState, add: Add): Promise<void> {
+  const settings = engineSettings(app.config);
+  try {
+    const mode = await chooseSyncMode(
+      settings.syncMode,
+      app.sites[state.primary],
+      settings.layout,
+      settings.excludes,
+    );
+    const online = mode.mode === 'online';
+    add(
+      state.primary,
+      'sync mode',
+      online || settings.syncMode === 'stopped' ? 'ok' : 'warn',
+      online ? `online (${mode.why}): a sync never stops the primary` : `stopped: ${mode.why}`,
+    );
+  } catch (err) {
+    add(state.primary, 'sync mode', 'fail', errorMessage(err));
   }
 }

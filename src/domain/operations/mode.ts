@@ -1,6 +1,7 @@
 import { locateDatabases } from '../databases.js';
 import { RefusedError } from '../errors.js';
 import type { Layout } from '../layout.js';
+import { treePaths } from '../paths.js';
 import type { Site } from '../ports.js';
 import type { SyncMode } from './sync.js';
 
@@ -37,8 +38,25 @@ async function onlineImpossible(
       return `no Jellyfin database found in ${source.configDir}`;
     const databases = await source.files.listDatabases(source.configDir, excludes);
     const method = await source.databases.snapshotMethod(source.configDir, databases);
-    return method.ok ? null : method.why;
+    if (!method.ok) return method.why;
+    return await snapshotDirRefused(source);
   } catch (err) {
     return `checking it failed: ${(err as Error).message}`;
   }
+}
+
+/**
+ * The snapshots go beside the config dir (rule 5 keeps them out of it): where the service's user cannot create
+ * that dir (a container user and a root-owned parent), online is not possible, and the user is told how to fix it.
+ */
+async function snapshotDirRefused(source: Site): Promise<string | null> {
+  const dir = treePaths(source.configDir).dbsnap;
+  if (await source.files.exists(dir)) return null;
+  try {
+    await source.files.mkdir(dir);
+  } catch (err) {
+    return `the snapshots need ${dir}, and it cannot be created (${(err as Error).message}): make the config dir's parent writable for the user the service runs as`;
+  }
+  await source.files.removeOwnedTree(dir);
+  return null;
 }

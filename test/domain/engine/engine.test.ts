@@ -81,6 +81,19 @@ describe('an online sync (SYNC_MODE)', () => {
     });
   });
 
+  it('auto: where the snapshot dir beside the config dir cannot be created, stops the source and says how to fix it', async () => {
+    const b = createBench({ syncMode: 'auto' });
+    const parent = CONFIG_DIRS.master.slice(0, CONFIG_DIRS.master.lastIndexOf('/'));
+    b.hosts.master.readOnlyDirs = new Set([parent]);
+    await b.operations.run('sync', { force: false });
+    expect(b.containers.master.starts).toBe(1);
+    const done = b.events.find((e) => e.event_type === 'sync_succeeded');
+    expect(done).toMatchObject({ mode: 'stopped' });
+    expect(String(done?.modeWhy)).toContain(`${CONFIG_DIRS.master}.jf-failover-dbsnap`);
+    expect(String(done?.modeWhy)).toContain('writable for the user the service runs as');
+    expect(b.fs.master.exists(`${CONFIG_DIRS.master}.jf-failover-dbsnap`)).toBe(false);
+  });
+
   it('online asked for but impossible is refused, nothing changed: the primary was promised it never stops', async () => {
     const b = createBench({ syncMode: 'online' });
     b.hosts.master.snapshots = false;

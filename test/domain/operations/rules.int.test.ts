@@ -11,7 +11,7 @@ import type { App } from '../../../src/compose.js';
 import type { Config } from '../../../src/config/load.js';
 import type { FailoverEvent, OperationStatus } from '../../../src/domain/events.js';
 import { BENCH_POLICIES, sitesPerTest, type TwoSites } from '../../bench/sites.js';
-import { treeDigest } from '../../bench/tree-digest.js';
+import { treeDigest, treeDigestNow } from '../../bench/tree-digest.js';
 
 describe('safety rules', () => {
   const fixture = sitesPerTest();
@@ -111,12 +111,12 @@ describe('safety rules', () => {
     const slaveDir = sites.dirs.slave;
     const before = await treeDigest(slaveDir, { skipWal: true, exclude: ['log', 'cache'] });
     const dbInodeBefore = (await stat(`${slaveDir}/data/data/jellyfin.db`)).ino;
-    let atStop: Promise<Record<string, string>> | undefined;
+    let atStop: Record<string, string> | undefined;
     const detach = r.observers.add({
       event: () => undefined,
       operation: (o) => {
         if (o.step === 'stop-standby' && !atStop)
-          atStop = treeDigest(slaveDir, { skipWal: true, exclude: ['log', 'cache'] });
+          atStop = treeDigestNow(slaveDir, { skipWal: true, exclude: ['log', 'cache'] });
       },
     });
 
@@ -124,7 +124,7 @@ describe('safety rules', () => {
     detach();
 
     expect(steps.some((s) => s.step === 'pre-copy')).toBe(true);
-    expect(await atStop).toEqual(before);
+    expect(atStop).toEqual(before);
     const live = await stat(`${slaveDir}/data/data/jellyfin.db`);
     const snap = await stat(`${slaveDir}.jf-failover-snapshot/data/data/jellyfin.db`);
     expect(live.nlink).toBe(1);
