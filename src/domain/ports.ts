@@ -41,6 +41,14 @@ export interface HostShell {
 
 export type ContainerStatus = 'running' | 'exited' | 'missing' | 'unknown';
 
+/**
+ * Whether a container may serve or be started by Docker on its own: running, or restarting or paused (`unknown`),
+ * which a restart policy brings back. Only `exited` and `missing` are safely stopped.
+ */
+export function mayRun(status: ContainerStatus): boolean {
+  return status !== 'exited' && status !== 'missing';
+}
+
 export interface ContainerInfo {
   status: ContainerStatus;
   /** Docker restart policy name: no, always, unless-stopped, on-failure. */

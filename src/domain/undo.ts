@@ -4,7 +4,7 @@
  */
 import { errorMessage } from './errors.js';
 import { siteOf, type UndoAction } from './journal.js';
-import type { Site } from './ports.js';
+import { mayRun, type Site } from './ports.js';
 import { other, type SiteName } from './sites.js';
 import type { PersistentState } from './state.js';
 
@@ -41,15 +41,14 @@ export async function applyUndo(action: UndoAction, world: UndoWorld): Promise<v
     }
     case 'stop-container': {
       const c = world.site(action.site).container;
-      if ((await c.inspect()).status === 'running') await c.stop(world.stopTimeoutS);
+      if (mayRun((await c.inspect()).status)) await c.stop(world.stopTimeoutS);
       return;
     }
     case 'restore-tree': {
       const site = world.site(action.site);
       const files = site.files;
       if (!(await files.exists(action.snapshotPath))) return; // already restored, or never moved
-      if ((await site.container.inspect()).status === 'running')
-        await site.container.stop(world.stopTimeoutS);
+      if (mayRun((await site.container.inspect()).status)) await site.container.stop(world.stopTimeoutS);
       if (await files.exists(action.configDir)) {
         const keep = action.keepReplacedAs;
         const aside = keep !== undefined && !(await files.exists(keep)) ? keep : action.discardPath;

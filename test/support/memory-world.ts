@@ -306,7 +306,8 @@ class MemoryDatabases implements SiteDatabasesPort {
 }
 
 export class FakeContainer implements ContainerControl {
-  status: 'running' | 'exited' = 'running';
+  /** `unknown`: restarting (a crash loop under a restart policy) or paused. */
+  status: 'running' | 'exited' | 'unknown' = 'running';
   restartPolicy = 'unless-stopped';
   /** Never becomes healthy after a start (a broken copy). */
   neverHealthy = false;

@@ -133,10 +133,10 @@ export class DockerContainer implements ContainerControl {
     const deadline = Date.now() + STOP_SETTLE_MS;
     for (;;) {
       const { status } = await this.inspect();
-      if (status !== 'running') return;
+      if (status === 'exited' || status === 'missing') return;
       if (Date.now() > deadline) {
         throw new Error(
-          `Container ${this.name} is still running ${STOP_SETTLE_MS / 1000} s after docker stop`,
+          `Container ${this.name} is still ${status} ${STOP_SETTLE_MS / 1000} s after docker stop`,
         );
       }
       await sleep(POLL_MS);

@@ -185,9 +185,11 @@ export async function relayRsync(
         if (e.code !== 0) void d.kill();
         return e;
       }),
-      d.exited.then((e) => {
-        src.stdin.end();
+      d.exited.then(async (e) => {
         if (e.code !== 0) void src.kill();
+        // Its last bytes may still be on their way through the pipe: end the source's input only after them.
+        else await ended(d.stdout, 5_000);
+        src.stdin.end();
         return e;
       }),
     ]);

@@ -2,7 +2,7 @@ import type { Engine } from '../engine/engine.js';
 import { makeEvent } from '../events.js';
 import type { Log } from '../log.js';
 import { siteReachable } from '../observe.js';
-import type { Site } from '../ports.js';
+import { mayRun, type Site } from '../ports.js';
 import type { SiteName } from '../sites.js';
 
 /**
@@ -25,7 +25,7 @@ export async function fencePendingSite(
   // A policy already `no` when first seen is what the container had (a user's choice), not ours to improve on.
   const previous = fence.previousRestartPolicy ?? info.restartPolicy;
   await site.container.setRestartPolicy('no');
-  if (info.status === 'running') await site.container.stop(stopTimeoutS);
+  if (mayRun(info.status)) await site.container.stop(stopTimeoutS);
   state.fence = { site: fence.site, previousRestartPolicy: previous, pending: false };
   const last = state.lastOperation;
   if (last && last.containersBefore[fence.site] === null) {

@@ -3,6 +3,7 @@ import type { OperationRun } from '../engine/run.js';
 import { RefusedError } from '../errors.js';
 import { makeEvent } from '../events.js';
 import { treePaths } from '../paths.js';
+import { mayRun } from '../ports.js';
 import { other, type SiteName } from '../sites.js';
 import type { LastOperation, PersistentState } from '../state.js';
 import { ensureRunning, waitHealthy } from './steps/containers.js';
@@ -43,7 +44,7 @@ export function rollbackPlan(state: PersistentState): PreparedPlan {
         }),
         step('stop-restored', 3, async (run) => {
           if (!last.snapshot) return;
-          if ((await run.to.container.inspect()).status !== 'running') return;
+          if (!mayRun((await run.to.container.inspect()).status)) return;
           await run.undoFirst({ kind: 'start-container', site: run.to.name });
           await run.to.container.stop(run.settings.stopTimeoutS);
         }),

@@ -94,6 +94,15 @@ describe('an online sync (SYNC_MODE)', () => {
     expect(b.fs.master.exists(`${CONFIG_DIRS.master}.jf-failover-dbsnap`)).toBe(false);
   });
 
+  it('stops a standby that is restarting (a crash loop): Docker would start it again in the middle of the swap', async () => {
+    const b = createBench({ syncMode: 'stopped' });
+    b.containers.slave.status = 'unknown';
+    await b.operations.run('sync', { force: false });
+    expect(b.world.log).toContain('stop-standby: jellyfin-slave stop');
+    // It was not serving before: it is left stopped on its new tree, not started into the same loop.
+    expect(b.containers.slave.status).toBe('exited');
+  });
+
   it('online asked for but impossible is refused, nothing changed: the primary was promised it never stops', async () => {
     const b = createBench({ syncMode: 'online' });
     b.hosts.master.snapshots = false;

@@ -1,14 +1,16 @@
 /** The steps that stop, start, fence and unfence containers, each recording how to put the container back. */
 import { type Step, step } from '../../engine/plan.js';
 import type { OperationRun } from '../../engine/run.js';
-import type { Site } from '../../ports.js';
+import { mayRun, type Site } from '../../ports.js';
 
 /** Stops a site's container if it runs; the undo starts it again. */
 export function stopSite(name: string, which: 'from' | 'to', options: { downtime: boolean }): Step {
   return step(name, 3, async (run) => {
     const site = run[which];
     const info = await site.container.inspect();
-    if (info.status !== 'running') return;
+    // Stopped already. Anything else (running, restarting, paused) is stopped: a restarting container left alone
+    // would be started again by Docker's restart policy in the middle of the operation.
+    if (!mayRun(info.status)) return;
     await run.undoFirst({ kind: 'start-container', site: site.name });
     if (options.downtime) run.downtimeStarts();
     await site.container.stop(run.settings.stopTimeoutS);
@@ -77,7 +79,7 @@ export function fence(name: string, which: 'from' | 'to'): Step {
     const previous = kept ?? info.restartPolicy;
     await run.undoFirst({ kind: 'set-restart-policy', site: site.name, policy: info.restartPolicy });
     await site.container.setRestartPolicy('no');
-    if (info.status === 'running') {
+    if (mayRun(info.status)) {
       await run.undoFirst({ kind: 'start-container', site: site.name });
       await site.container.stop(run.settings.stopTimeoutS);
     }

@@ -9,6 +9,7 @@ import { type Step, step } from '../../engine/plan.js';
 import type { OperationRun } from '../../engine/run.js';
 import { layoutPaths } from '../../layout.js';
 import { treePaths } from '../../paths.js';
+import { mayRun } from '../../ports.js';
 
 /** What no copy of this operation takes: the settings' excludes, and for failback master's own branding.xml. */
 export function operationExcludes(run: OperationRun): string[] {
@@ -88,9 +89,10 @@ export function finalCopy(): Step {
   return step('final-copy', 20, async (run) => {
     const staging = treePaths(run.to.configDir).staging;
     for (const site of [run.from, run.to]) {
-      if ((await site.container.inspect()).status === 'running') {
+      const { status } = await site.container.inspect();
+      if (mayRun(status)) {
         throw new Error(
-          `${site.name}'s container is running again; SQLite files are only copied while it is stopped`,
+          `${site.name}'s container is ${status} again; SQLite files are only copied while it is stopped`,
         );
       }
     }
@@ -170,9 +172,10 @@ export function swapTrees(): Step {
   return step('swap', 2, async (run) => {
     const { to } = run;
     const paths = treePaths(to.configDir);
-    if ((await to.container.inspect()).status === 'running') {
+    const { status } = await to.container.inspect();
+    if (mayRun(status)) {
       throw new Error(
-        `${to.name}'s container is running; its config dir is only replaced while it is stopped`,
+        `${to.name}'s container is ${status}; its config dir is only replaced while it is stopped`,
       );
     }
     if (await to.files.exists(paths.snapshot)) {
