@@ -44,6 +44,8 @@ import { packageVersion } from './version.js';
 export interface App {
   config: Config;
   logger: Logger;
+  /** What the engine and the operations run with (from the config). */
+  settings: EngineSettings;
   sites: Record<SiteName, Site>;
   shells: Record<SiteName, HostShell>;
   dockers: Record<SiteName, Dockerode>;
@@ -188,6 +190,7 @@ export function compose(config: Config, logger: Logger, overrides: ComposeOverri
   return {
     config,
     logger,
+    settings,
     sites,
     shells,
     dockers,

@@ -84,7 +84,9 @@ export interface MergePlan {
   unplaced: number;
 }
 
-const EMPTY: Omit<WatchEntry, 'user' | 'key' | 'itemId'> = {
+type Values = Omit<WatchEntry, 'user' | 'key' | 'itemId'>;
+
+const EMPTY: Values = {
   played: false,
   playCount: 0,
   position: 0,
@@ -93,8 +95,6 @@ const EMPTY: Omit<WatchEntry, 'user' | 'key' | 'itemId'> = {
   rating: null,
   likes: null,
 };
-
-type Values = Omit<WatchEntry, 'user' | 'key' | 'itemId'>;
 
 function values(e: WatchEntry | undefined): Values {
   if (!e) return { ...EMPTY };

@@ -4,7 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { withDeadline } from '../../domain/deadline.js';
 import { HostUnreachableError } from '../../domain/errors.js';
-import type { ContainerControl, ContainerInfo, ContainerStatus, ExecResult } from '../../domain/ports.js';
+import {
+  type ContainerControl,
+  type ContainerInfo,
+  type ContainerStatus,
+  type ExecResult,
+  mayRun,
+} from '../../domain/ports.js';
 import { CommandError } from '../errors.js';
 
 /** How long `stop()` waits, after Docker answered, for the container to be seen as not running. */
@@ -133,7 +139,7 @@ export class DockerContainer implements ContainerControl {
     const deadline = Date.now() + STOP_SETTLE_MS;
     for (;;) {
       const { status } = await this.inspect();
-      if (status === 'exited' || status === 'missing') return;
+      if (!mayRun(status)) return;
       if (Date.now() > deadline) {
         throw new Error(
           `Container ${this.name} is still ${status} ${STOP_SETTLE_MS / 1000} s after docker stop`,

@@ -3,7 +3,7 @@
  * keys, Docker endpoints, containers, config dirs, tools, free space, versions, the SWAG include.
  */
 import { buildUpstreamInclude, upstreamServerOf } from '../../adapters/swag/index.js';
-import { type App, engineSettings } from '../../compose.js';
+import type { App } from '../../compose.js';
 import { locateDatabases } from '../../domain/databases.js';
 import { orFallback } from '../../domain/deadline.js';
 import { errorMessage } from '../../domain/errors.js';
@@ -288,7 +288,7 @@ async function checkSwag(app: App, state: PersistentState, add: Add): Promise<vo
 
 /** What a routine sync will do now: online (the primary keeps serving) or stopped, and why. */
 async function checkSyncMode(app: App, state: PersistentState, add: Add): Promise<void> {
-  const settings = engineSettings(app.config);
+  const { settings } = app;
   try {
     const mode = await chooseSyncMode(
       settings.syncMode,

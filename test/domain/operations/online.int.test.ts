@@ -154,12 +154,7 @@ describe('online sync: the primary never stops', () => {
     const pids = await waitFor(
       'sqlite3 taking the snapshot',
       async () => {
-        const found = await pidsOf('sqlite3', 'VACUUM INTO');
-        const ours = [];
-        for (const pid of found) {
-          const cmd = await execa('cat', [`/proc/${pid}/cmdline`]).catch(() => ({ stdout: '' }));
-          if (cmd.stdout.includes(snapshotDir)) ours.push(pid);
-        }
+        const ours = await pidsOf('sqlite3', `VACUUM INTO '${snapshotDir}/`);
         return ours.length > 0 && ours;
       },
       60_000,

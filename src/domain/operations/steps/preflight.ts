@@ -152,11 +152,8 @@ export function preflightCopy(options: { checkVersions: boolean; merge?: boolean
         run.details.diverged = true;
         if (options.merge) await checkMergePossible(run);
         else checks.push(await divergedRefusal(run, diverged, versions));
-      } else {
-        if (diverged)
-          run.emit(
-            makeEvent('standby_diverged', diverged.message, { site: to.name, reason: diverged.reason }),
-          );
+      } else if (diverged) {
+        run.emit(makeEvent('standby_diverged', diverged.message, { site: to.name, reason: diverged.reason }));
         checks.push(diverged);
       }
     }
