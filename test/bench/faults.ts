@@ -3,7 +3,7 @@
  * test (never another test's), watch an operation's step, and record what "untouched" and "restored" mean for a
  * site (bytes on disk, database health, container state, Jellyfin health).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -154,6 +154,19 @@ export async function dbFacts(configDir: string): Promise<DbFacts> {
   ];
   const integrity = checks.every((c) => c === 'ok') ? 'ok' : checks.filter((c) => c !== 'ok').join('; ');
   return { integrity, users, items, userData, activity };
+}
+
+/**
+ * ActivityLogs rows in a linuxserver-layout config dir's jellyfin.db (every version keeps them there), read
+ * synchronously: the count at the very moment of the call, for an observer that must not race the step it sees.
+ */
+export function activityNow(configDir: string): number {
+  const db = join(configDir, DB_REL);
+  return Number(
+    execFileSync('sqlite3', ['-readonly', db, 'SELECT count(*) FROM ActivityLogs;'], {
+      encoding: 'utf8',
+    }).trim(),
+  );
 }
 
 /**

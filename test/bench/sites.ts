@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import pino from 'pino';
 import { afterEach, inject } from 'vitest';
 import { type App, type ComposeOverrides, compose } from '../../src/compose.js';
 import { type Config, loadConfig } from '../../src/config/load.js';
@@ -213,7 +214,11 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
     await Promise.all([sshds.master?.stop(), sshds.slave?.stop()]);
     throw err;
   }
-  const logger = createLogger({ level: env.LOG_LEVEL ?? 'silent' });
+  // In-process runtimes log at debug into the test's directory; a failed test prints the end of it (sitesPerTest).
+  const logger = createLogger({
+    level: process.env.TEST_LOG_LEVEL ?? 'debug',
+    destination: pino.destination({ dest: join(base, 'service.log'), mkdir: true, sync: true }),
+  });
   return {
     base,
     dirs,
@@ -239,6 +244,18 @@ export async function createTwoSites(options: TwoSitesOptions): Promise<TwoSites
   };
 }
 
+/** The end of the service's debug log and of each sshd's log, for a test that failed intermittently. */
+async function printDiagnostics(sites: TwoSites): Promise<void> {
+  const tail = (text: string, lines: number) => text.trimEnd().split('\n').slice(-lines).join('\n');
+  const log = await readFile(join(sites.base, 'service.log'), 'utf8').catch(() => '(no service log)');
+  const parts = [`--- ${sites.base}: service log (last 120 lines)\n${tail(log, 120)}`];
+  for (const site of ['master', 'slave'] as const) {
+    const sshd = sites.sshds[site];
+    if (sshd) parts.push(`--- ${site}'s sshd (last lines)\n${tail(sshd.log(), 40)}`);
+  }
+  console.error(parts.join('\n'));
+}
+
 /**
  * Two sites and their runtimes per test: call inside a `describe`. What `create` and `runtime` make is closed
  * and removed after each test (runtimes first, then containers, sshd and trees).
@@ -249,7 +266,8 @@ export function sitesPerTest(): {
 } {
   let made: TwoSites[] = [];
   let runtimes: App[] = [];
-  afterEach(async () => {
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') for (const sites of made) await printDiagnostics(sites);
     for (const rt of runtimes) await rt.close();
     for (const sites of made) await sites.cleanup();
     made = [];

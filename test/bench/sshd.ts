@@ -69,6 +69,8 @@ export interface StartSshdOptions {
    * an address of that namespace; the port defaults to 22 (a free port cannot be probed from outside it).
    */
   netns?: string;
+  /** sshd's MaxSessions, sessions per connection (default 50; OpenSSH's own default is 10). */
+  maxSessions?: number;
 }
 
 export interface KeyPair {
@@ -130,7 +132,13 @@ function knownHostsLines(address: string, port: number, keyLine: string): string
   return `${hosts} ${keyTypeAndBlob}\n`;
 }
 
-function sshdConfig(dir: string, address: string, port: number, forceCommand?: string): string {
+function sshdConfig(
+  dir: string,
+  address: string,
+  port: number,
+  forceCommand?: string,
+  maxSessions = 50,
+): string {
   return [
     ...(forceCommand ? [`ForceCommand ${forceCommand}`] : []),
     `ListenAddress ${address}:${port}`,
@@ -148,7 +156,7 @@ function sshdConfig(dir: string, address: string, port: number, forceCommand?: s
     'StrictModes no',
     'PrintMotd no',
     'MaxStartups 100:30:200',
-    'MaxSessions 50',
+    `MaxSessions ${maxSessions}`,
     'LogLevel VERBOSE',
     'Subsystem sftp internal-sftp',
     '',
@@ -469,7 +477,10 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
       const port = fixedPort ?? (await freePort(address));
-      await writeFile(join(dir, 'sshd_config'), sshdConfig(dir, address, port, forceCommand));
+      await writeFile(
+        join(dir, 'sshd_config'),
+        sshdConfig(dir, address, port, forceCommand, opts.maxSessions),
+      );
       const knownHostsFile = join(dir, 'known_hosts');
       await writeFile(knownHostsFile, knownHostsLines(address, port, hostKey.publicKey));
       const sshd = new BenchSshd(

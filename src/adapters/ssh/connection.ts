@@ -4,6 +4,7 @@
  * It connects on first use, is replaced when it drops, and opens at most MAX_CHANNELS channels at once (OpenSSH's
  * MaxSessions defaults to 10); further requests wait for a free one.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { HostUnreachableError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
@@ -14,6 +15,9 @@ export type SshClient = InstanceType<typeof Client>;
 
 /** Channels open at once on one connection; OpenSSH refuses the 11th session by default. */
 export const MAX_CHANNELS = 8;
+/** A channel the host refuses beside running ones is retried this often, after 250, 500 and 750 ms. */
+const REFUSED_RETRIES = 3;
+const REFUSED_RETRY_MS = 250;
 
 export class SshConnection {
   private client: SshClient | null = null;
@@ -34,7 +38,8 @@ export class SshConnection {
 
   /**
    * Runs `command` in a new exec channel. A kept connection that went stale between uses is replaced once (the
-   * command never started, so that is safe). The channel counts against MAX_CHANNELS until it closes.
+   * command never started, so that is safe); a channel refused beside running ones is retried on the same
+   * connection. The channel counts against MAX_CHANNELS until it closes.
    */
   async exec(command: string, what: string): Promise<ClientChannel> {
     await this.slot();
@@ -53,13 +58,10 @@ export class SshConnection {
         channel = await openExecChannel(client, command);
       } catch (err) {
         if (!reused) throw this.channelError(err, what);
-        this.log.debug({ host: this.label, err }, 'SSH connection went stale, reconnecting');
-        this.discard(client);
-        try {
-          channel = await openExecChannel(await this.connect(), command);
-        } catch (retryErr) {
-          throw this.channelError(retryErr, what);
-        }
+        channel =
+          this.channels > 1
+            ? await this.openBeside(command, what, err)
+            : await this.reopen(client, command, what, err);
       }
       channel.once('close', free);
       return channel;
@@ -67,6 +69,44 @@ export class SshConnection {
       free();
       throw err;
     }
+  }
+
+  /** The connection went stale while unused: replace it once. */
+  private async reopen(
+    stale: SshClient,
+    command: string,
+    what: string,
+    err: unknown,
+  ): Promise<ClientChannel> {
+    this.log.debug({ host: this.label, err }, 'SSH connection went stale, reconnecting');
+    this.discard(stale);
+    try {
+      return await openExecChannel(await this.connect(), command);
+    } catch (retryErr) {
+      throw this.channelError(retryErr, what);
+    }
+  }
+
+  /**
+   * A channel refused while others run on the connection: the host is up and at its session limit (MaxSessions
+   * counts sessions still closing) or briefly out of processes. Ending the connection would drop the others'
+   * commands mid-run; wait for one of them to end instead, a few times, then give up.
+   */
+  private async openBeside(command: string, what: string, first: unknown): Promise<ClientChannel> {
+    let last = first;
+    for (let attempt = 1; attempt <= REFUSED_RETRIES; attempt++) {
+      this.log.debug(
+        { host: this.label, err: last, attempt },
+        'SSH channel refused, waiting for a free session',
+      );
+      await sleep(REFUSED_RETRY_MS * attempt);
+      try {
+        return await openExecChannel(await this.connect(), command);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw this.channelError(last, what);
   }
 
   /** Ends the connection; later use opens a new one (unless closed for good by `close`). */

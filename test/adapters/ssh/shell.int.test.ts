@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SshConnection } from '../../../src/adapters/ssh/connection.js';
@@ -266,6 +267,23 @@ describe('SshShell connection loss', () => {
     await sshd.restart();
     const again = await s.exec(['echo', 'back']);
     expect(again).toEqual({ exitCode: 0, stdout: 'back\n', stderr: '' });
+  });
+
+  it('a host refusing one more session: the next command waits for a free one, the running one goes on', async () => {
+    await sshd.stop();
+    sshd = await startSshd({ maxSessions: 1 });
+    const s = shell();
+    const long = s.exec(['sh', '-c', 'sleep 4; echo done']);
+    await sleep(300);
+    // no session frees within the wait: that command alone fails, the connection stays
+    const refused = await unreachable(s.exec(['echo', 'second']));
+    expect(refused.message).toMatch(/could not start echo/);
+    expect(await long).toEqual({ exitCode: 0, stdout: 'done\n', stderr: '' });
+    // a session that ends within the wait makes room for the next command
+    const short = s.exec(['sh', '-c', 'sleep 0.5; echo first']);
+    await sleep(200);
+    expect(await s.exec(['echo', 'next'])).toEqual({ exitCode: 0, stdout: 'next\n', stderr: '' });
+    expect(await short).toEqual({ exitCode: 0, stdout: 'first\n', stderr: '' });
   });
 
   it('replaces a connection that went stale between commands without failing the next command', async () => {

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { OperationError } from '../../../src/domain/errors.js';
 import {
+  activityNow,
   DB_REL,
   dbFacts,
   ownedTreesBeside,
@@ -137,21 +138,15 @@ describe('standby start faults and live databases', () => {
     const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
-    // Activity rows of master's database when the pre-copy starts and when it is done (master still running):
-    // the database really was live during the pre-copy.
+    // Activity rows of master's database when the pre-copy starts and when it is done (master still running),
+    // counted synchronously as each step starts: the database really was live during the pre-copy.
     const counts: Record<string, number> = {};
-    const pending: Promise<void>[] = [];
     rt.observers.add({
       event: () => undefined,
       operation: (s) => {
         const dir = sites.dirs.master;
         if (!dir || !['pre-copy', 'stop-standby'].includes(s.step) || s.step in counts) return;
-        counts[s.step] = -1;
-        pending.push(
-          dbFacts(dir).then((f) => {
-            counts[s.step] = f.activity;
-          }),
-        );
+        counts[s.step] = activityNow(dir);
       },
     });
 
@@ -159,7 +154,6 @@ describe('standby start faults and live databases', () => {
 
     expect(result.state.lastSync?.result).toBe('success');
     expect(rec.types()).toContain('sync_succeeded');
-    await Promise.all(pending);
     const atPrecopy = counts['pre-copy'] ?? -1;
     const afterPrecopy = counts['stop-standby'] ?? -1;
     expect(atPrecopy).toBeGreaterThan(0);
