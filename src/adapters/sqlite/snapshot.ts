@@ -2,7 +2,7 @@
  * Online snapshots of running Jellyfin databases (SPEC section 2, SYNC_MODE=online): each database is copied with
  * `VACUUM INTO`, which reads it in one read transaction (WAL: Jellyfin keeps writing meanwhile) and writes one
  * transaction-consistent file; the copy gets the original's journal mode, owner and mode, and is checked
- * (`quick_check`, the same tables as the original, their rows counted) before anything uses it. One portable sh
+ * (`quick_check`, the tables the original had just before or just after it, their rows counted) before anything uses it. One portable sh
  * script does every database in one call, on the site's host or in a helper container with the same paths.
  */
 import type { ExecResult, SnapshotReport } from '../../domain/ports.js';
@@ -24,12 +24,17 @@ export const SNAPSHOT_SCRIPT = [
   '  rm -f "$dst" "$dst-wal" "$dst-shm" "$dst-journal"',
   `  mode=$(${SOURCE} 'PRAGMA journal_mode;')`,
   `  q=$(printf %s "$dst" | sed "s/'/''/g")`,
+  // Jellyfin may create a table meanwhile (sqlite_stat1 at its first PRAGMA optimize): the snapshot must have
+  // the tables the database had just before it or just after it.
+  `  before=$(${SOURCE} ${TABLES})`,
   `  ${SOURCE} "VACUUM INTO '$q';"`,
+  `  after=$(${SOURCE} ${TABLES})`,
   `  if [ "$mode" = wal ]; then sqlite3 "$dst" 'PRAGMA journal_mode=WAL;' >/dev/null; fi`,
   `  check=$(sqlite3 "$dst" 'PRAGMA quick_check;')`,
   '  [ "$check" = ok ] || { echo "quick_check of the snapshot of $rel: $check" >&2; exit 3; }',
-  `  st=$(${SOURCE} ${TABLES}); dt=$(sqlite3 "$dst" ${TABLES})`,
-  '  [ "$st" = "$dt" ] || { echo "the snapshot of $rel has the tables $dt, the database $st" >&2; exit 3; }',
+  `  dt=$(sqlite3 "$dst" ${TABLES})`,
+  '  [ "$dt" = "$before" ] || [ "$dt" = "$after" ] || {',
+  '    echo "the snapshot of $rel has the tables $dt, the database $after" >&2; exit 3; }',
   `  rows=$(sqlite3 "$dst" "$(sqlite3 "$dst" ${COUNT_SQL});")`,
   `  tables=$(sqlite3 "$dst" "SELECT count(*) FROM sqlite_master WHERE type='table';")`,
   '  chown --reference="$src" "$dst" 2>/dev/null || true',
