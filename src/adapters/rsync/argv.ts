@@ -71,6 +71,8 @@ export function baseRsyncArgs(options: {
   linkDest?: string;
   copyDest?: string;
 }): string[] {
+  // --no-inc-recursive: the whole file list before the first transfer, so -H finds every hard-linked set before
+  // copying one of its files (rsync's advice) and --info=progress2 knows the total from the start.
   const argv = ['rsync', '-aAXH', '--numeric-ids', '--protect-args', '--no-inc-recursive', '--stats'];
   // rsync's quick check compares whole seconds by default: a file of the same size written in the same second
   // (e.g. device.txt of two servers started together) counts as unchanged and, with --link-dest, the
