@@ -2,8 +2,9 @@
  * Online snapshots of running Jellyfin databases (SPEC section 2, SYNC_MODE=online): each database is copied with
  * `VACUUM INTO`, which reads it in one read transaction (WAL: Jellyfin keeps writing meanwhile) and writes one
  * transaction-consistent file; the copy gets the original's journal mode, owner and mode, and is checked
- * (`quick_check`, the tables the original had just before or just after it, their rows counted) before anything uses it. One portable sh
- * script does every database in one call, on the site's host or in a helper container with the same paths.
+ * (`quick_check`, the tables the original had just before or just after it, their rows counted) before anything
+ * uses it. One portable sh script does every database in one call, on the site's host or in a helper container
+ * with the same paths.
  */
 import type { ExecResult, SnapshotReport } from '../../domain/ports.js';
 
