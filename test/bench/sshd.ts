@@ -136,9 +136,9 @@ function sshdConfig(
   dir: string,
   address: string,
   port: number,
-  forceCommand?: string,
-  maxSessions = 50,
+  options: { forceCommand?: string | undefined; maxSessions?: number | undefined },
 ): string {
+  const { forceCommand, maxSessions = 50 } = options;
   return [
     ...(forceCommand ? [`ForceCommand ${forceCommand}`] : []),
     `ListenAddress ${address}:${port}`,
@@ -479,7 +479,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
       const port = fixedPort ?? (await freePort(address));
       await writeFile(
         join(dir, 'sshd_config'),
-        sshdConfig(dir, address, port, forceCommand, opts.maxSessions),
+        sshdConfig(dir, address, port, { forceCommand, maxSessions: opts.maxSessions }),
       );
       const knownHostsFile = join(dir, 'known_hosts');
       await writeFile(knownHostsFile, knownHostsLines(address, port, hostKey.publicKey));
