@@ -106,7 +106,8 @@ export class SshShell implements HostShell {
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const name = argv[0] ?? '';
     if (options.signal?.aborted) return aborted(name, this.label, '', '');
-    const channel = await this.connection.exec(remoteCommandLine(argv), name);
+    const stdin = options.input !== undefined;
+    const channel = await this.connection.exec(remoteCommandLine(argv, { stdin }), name);
     return this.run(channel, name, options);
   }
 
@@ -222,8 +223,8 @@ export class SshShell implements HostShell {
       }
       if (options.signal?.aborted) onAbort();
       else options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.input === undefined) channel.end();
-      else channel.end(options.input);
+      // Without input the command reads /dev/null (remoteCommandLine): no EOF, see there why.
+      if (options.input !== undefined) channel.end(options.input);
     });
   }
 
