@@ -136,7 +136,7 @@ export function compose(config: Config, logger: Logger, overrides: ComposeOverri
     const remote = ssh ? new SshShell(ssh, logger.child({ site: name, module: 'ssh' })) : null;
     remotes[name] = remote;
     const shell = remote ?? local;
-    const files = new SiteFiles(shell);
+    const files = new SiteFiles(shell, logger.child({ site: name, module: 'files' }));
     shells[name] = shell;
     dockers[name] = dockerOf(sc, ssh);
     sites[name] = {

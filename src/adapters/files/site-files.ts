@@ -1,5 +1,6 @@
 import { HostUnreachableError } from '../../domain/errors.js';
 import { type Layout, layoutPaths } from '../../domain/layout.js';
+import type { Log } from '../../domain/log.js';
 import { DATABASE_PATTERNS, OWNED_SUFFIXES, SQLITE_PATTERNS } from '../../domain/paths.js';
 import type { ExecOptions, ExecResult, HostShell, SiteFilesPort } from '../../domain/ports.js';
 import { CommandError } from '../errors.js';
@@ -13,25 +14,45 @@ const ATOMIC_WRITE = [
   'mv -f -- "$tmp" "$1"',
 ].join('\n');
 
+/** Moves $1 to $2, refusing to overwrite: exit 17 when $2 exists. */
+const MOVE = 'if [ -e "$2" ]; then echo "$2 already exists" >&2; exit 17; fi; mv -T -- "$1" "$2"';
+/**
+ * The same move once more after its exit status was lost: the first run may have moved it before the connection
+ * went, and then the source is gone and the target in place, which is the move done (not a target to refuse).
+ */
+const MOVE_AGAIN = `if [ ! -e "$1" ] && [ -e "$2" ]; then exit 0; fi; ${MOVE}`;
+
 /**
  * File work on one site's host, through its shell (local or SSH), so the same code serves both. Paths are
  * passed as arguments (positional parameters of fixed scripts), never spliced into a command string.
  */
 export class SiteFiles implements SiteFilesPort {
-  constructor(private readonly shell: HostShell) {}
+  constructor(
+    private readonly shell: HostShell,
+    private readonly log?: Log,
+  ) {}
 
   /**
-   * Every command here is safe to repeat (reads, `mkdir -p`, removal of owned trees, a move that refuses to
-   * overwrite, an atomic write), so one that lost its SSH channel without an exit status is run once more
-   * before the failure counts: a transient drop must not fail (and roll back) an operation.
+   * Every command here is safe to repeat (reads, `mkdir -p`, removal of owned trees, an atomic write; a move is
+   * repeated as `again`, which knows it may have happened), so one that lost its SSH channel without an exit
+   * status is run once more before the failure counts: a transient drop must not fail (and roll back) an
+   * operation.
    */
-  private async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  private async exec(
+    argv: readonly string[],
+    options: ExecOptions = {},
+    again: readonly string[] = argv,
+  ): Promise<ExecResult> {
     try {
       return await this.shell.exec(argv, options);
     } catch (err) {
       if (!(err instanceof HostUnreachableError) || err.reason !== 'dropped') throw err;
+      this.log?.warn(
+        { host: this.label, command: argv[0], err: err.message },
+        'no exit status: running again',
+      );
       await new Promise((r) => setTimeout(r, 500));
-      return this.shell.exec(argv, options);
+      return this.shell.exec(again, options);
     }
   }
 
@@ -39,8 +60,8 @@ export class SiteFiles implements SiteFilesPort {
     return this.shell.label;
   }
 
-  private async run(argv: string[], what: string, input?: string): Promise<string> {
-    const r = await this.exec(argv, input === undefined ? {} : { input });
+  private async run(argv: string[], what: string, input?: string, again = argv): Promise<string> {
+    const r = await this.exec(argv, input === undefined ? {} : { input }, again);
     if (r.exitCode !== 0) {
       throw new CommandError(
         `${what} failed on ${this.shell.label} (exit ${r.exitCode}): ${r.stderr.trim() || r.stdout.trim()}`,
@@ -126,17 +147,14 @@ export class SiteFiles implements SiteFilesPort {
 
   /** Renames a tree; fails if the target exists, so nothing is ever overwritten by a move. */
   async rename(from: string, to: string): Promise<void> {
-    await this.run(
-      [
-        'sh',
-        '-c',
-        'if [ -e "$2" ]; then echo "$2 already exists" >&2; exit 17; fi; mv -T -- "$1" "$2"',
-        'sh',
-        from,
-        to,
-      ],
-      `moving ${from} to ${to}`,
-    );
+    await this.run(['sh', '-c', MOVE, 'sh', from, to], `moving ${from} to ${to}`, undefined, [
+      'sh',
+      '-c',
+      MOVE_AGAIN,
+      'sh',
+      from,
+      to,
+    ]);
   }
 
   async readText(path: string): Promise<string | null> {
