@@ -38,7 +38,7 @@ export class DockerOverSshAgent extends Agent {
     callback?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
     this.connection.exec(DIAL_STDIO, `\`${DIAL_STDIO}\``).then(
-      (channel) => callback?.(null, new DialStdioSocket(channel, this.connection.label, this.variable)),
+      ({ channel }) => callback?.(null, new DialStdioSocket(channel, this.connection.label, this.variable)),
       (err: Error) => callback?.(err, undefined as unknown as Duplex),
     );
     return undefined;

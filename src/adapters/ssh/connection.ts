@@ -19,6 +19,38 @@ export const MAX_CHANNELS = 8;
 const REFUSED_RETRIES = 3;
 const REFUSED_RETRY_MS = 250;
 
+/** How an exec channel's command ended, as ssh2 reports it: a code, or the signal that killed it. */
+export interface ChannelExit {
+  code: number | null;
+  signal: string | null;
+  description: string;
+}
+
+/**
+ * An exec channel and its command's exit status, listened for from the moment ssh2 hands the channel over. ssh2
+ * may deliver the channel, the command's output, its exit status and the channel's close in one read from the
+ * socket (a quick command on a busy host): the status event then fires before a caller that got the channel
+ * through a promise has listened, and the command looked "dropped" although it had finished. Output is buffered
+ * by the stream until read; the status is kept here.
+ */
+export class ExecChannel {
+  exit: ChannelExit | null = null;
+  readonly exited: Promise<ChannelExit>;
+
+  constructor(readonly channel: ClientChannel) {
+    this.exited = new Promise((resolve) => {
+      channel.once('exit', (code: number | null, signal?: string, _dump?: boolean, description?: string) => {
+        this.exit = {
+          code: typeof code === 'number' ? code : null,
+          signal: typeof code === 'number' ? null : (signal ?? 'unknown signal'),
+          description: description ?? '',
+        };
+        resolve(this.exit);
+      });
+    });
+  }
+}
+
 export class SshConnection {
   private client: SshClient | null = null;
   private pending: Promise<SshClient> | null = null;
@@ -41,7 +73,7 @@ export class SshConnection {
    * command never started, so that is safe); a channel refused beside running ones is retried on the same
    * connection. The channel counts against MAX_CHANNELS until it closes.
    */
-  async exec(command: string, what: string): Promise<ClientChannel> {
+  async exec(command: string, what: string): Promise<ExecChannel> {
     await this.slot();
     let counted = true;
     const free = () => {
@@ -53,7 +85,7 @@ export class SshConnection {
     try {
       const reused = this.client !== null;
       const client = await this.connect();
-      let channel: ClientChannel;
+      let channel: ExecChannel;
       try {
         channel = await openExecChannel(client, command);
       } catch (err) {
@@ -63,7 +95,7 @@ export class SshConnection {
             ? await this.openBeside(command, what, err)
             : await this.reopen(client, command, what, err);
       }
-      channel.once('close', free);
+      channel.channel.once('close', free);
       return channel;
     } catch (err) {
       free();
@@ -72,12 +104,7 @@ export class SshConnection {
   }
 
   /** The connection went stale while unused: replace it once. */
-  private async reopen(
-    stale: SshClient,
-    command: string,
-    what: string,
-    err: unknown,
-  ): Promise<ClientChannel> {
+  private async reopen(stale: SshClient, command: string, what: string, err: unknown): Promise<ExecChannel> {
     this.log.debug({ host: this.label, err }, 'SSH connection went stale, reconnecting');
     this.discard(stale);
     try {
@@ -92,7 +119,7 @@ export class SshConnection {
    * counts sessions still closing) or briefly out of processes. Ending the connection would drop the others'
    * commands mid-run; wait for one of them to end instead, a few times, then give up.
    */
-  private async openBeside(command: string, what: string, first: unknown): Promise<ClientChannel> {
+  private async openBeside(command: string, what: string, first: unknown): Promise<ExecChannel> {
     let last = first;
     for (let attempt = 1; attempt <= REFUSED_RETRIES; attempt++) {
       this.log.debug(
@@ -216,10 +243,11 @@ export class SshConnection {
   }
 }
 
-function openExecChannel(client: SshClient, command: string): Promise<ClientChannel> {
-  return new Promise<ClientChannel>((resolve, reject) => {
+/** Opens the channel; its exit status is listened for in ssh2's callback, synchronously (see ExecChannel). */
+export function openExecChannel(client: Pick<SshClient, 'exec'>, command: string): Promise<ExecChannel> {
+  return new Promise<ExecChannel>((resolve, reject) => {
     try {
-      client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel)));
+      client.exec(command, (err, channel) => (err ? reject(err) : resolve(new ExecChannel(channel))));
     } catch (err) {
       reject(err);
     }

@@ -27,9 +27,6 @@ export const KILL_WAIT_MS = 5_000;
  * The command line sent to the remote login shell: report the shell's PID on stderr, then `exec` the quoted argv
  * in place of the shell, so that PID is the command's (and, sshd having called setsid, its process group's).
  * `stdin: false`: the command reads /dev/null, as a local one gets no stdin, and the channel's input is never ended.
- * sshd then keeps the channel open until it has sent the exit status: with the client's EOF in, it can close the
- * channel when the command's output ends, before it has reaped the command, and ssh2 drops the exit status that
- * comes after the close (seen under load as a "dropped" connection that was not).
  */
 export function remoteCommandLine(argv: readonly string[], options: { stdin?: boolean } = {}): string {
   return `echo ${PID_MARK}$$ >&2; exec ${quoteArgv(argv)}${options.stdin === false ? ' </dev/null' : ''}`;

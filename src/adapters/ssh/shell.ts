@@ -11,7 +11,7 @@ import { HostUnreachableError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { ExecOptions, ExecResult, HostShell } from '../../domain/ports.js';
 import { EXIT_ABORTED, EXIT_TIMED_OUT } from '../host/local.js';
-import type { SshConnection } from './connection.js';
+import type { ExecChannel, SshConnection } from './connection.js';
 import {
   aborted,
   EXIT_SIGNALLED,
@@ -50,7 +50,8 @@ export class SshShell implements HostShell {
    */
   async spawn(argv: readonly string[]): Promise<RemoteProcess> {
     const name = argv[0] ?? '';
-    const channel = await this.connection.exec(remoteCommandLine(argv), name);
+    const open = await this.connection.exec(remoteCommandLine(argv), name);
+    const { channel } = open;
     const pid = new PidReport();
     const stderr = new PassThrough();
     let head = '';
@@ -72,26 +73,16 @@ export class SshShell implements HostShell {
       if (!passing) stderr.write(Buffer.from(pid.strip(head), 'latin1'));
       stderr.end();
     });
-    let exit: { code: number | null; signal: string | null } | null = null;
-    let settle: (e: { code: number | null; signal: string | null; dropped: boolean }) => void = () =>
-      undefined;
+    // The exit status is final even while a child of the command still holds the channel's streams open.
     const exited = new Promise<{ code: number | null; signal: string | null; dropped: boolean }>(
       (resolve) => {
-        settle = resolve;
+        void open.exited.then(({ code, signal }) => resolve({ code, signal, dropped: false }));
+        channel.on('close', () => {
+          pid.end();
+          if (open.exit === null) resolve({ code: null, signal: null, dropped: true });
+        });
       },
     );
-    // The exit status is final even while a child of the command still holds the channel's streams open.
-    channel.on('exit', (code: number | null, signal?: string) => {
-      exit = { code: typeof code === 'number' ? code : null, signal: signal ?? null };
-      settle({ ...exit, dropped: false });
-    });
-    channel.on('close', () => {
-      pid.end();
-      setTimeout(
-        () => settle(exit ? { ...exit, dropped: false } : { code: null, signal: null, dropped: true }),
-        250,
-      );
-    });
     channel.on('error', () => undefined);
     return {
       label: this.label,
@@ -111,7 +102,8 @@ export class SshShell implements HostShell {
     return this.run(channel, name, options);
   }
 
-  private run(channel: ClientChannel, name: string, options: ExecOptions): Promise<ExecResult> {
+  private run(open: ExecChannel, name: string, options: ExecOptions): Promise<ExecResult> {
+    const { channel } = open;
     const label = this.label;
     return new Promise<ExecResult>((resolve, reject) => {
       const out: Buffer[] = [];
@@ -123,7 +115,6 @@ export class SshShell implements HostShell {
       });
       const onStdout = options.onStdout;
       const decoder = onStdout ? new StringDecoder('utf8') : null;
-      let exit: { code: number } | { signal: string; description: string } | null = null;
       let settled = false;
       let stopping = false;
       let timer: NodeJS.Timeout | undefined;
@@ -165,12 +156,6 @@ export class SshShell implements HostShell {
         if (pid.value === null && err.length < 256)
           pid.scan(Buffer.concat(err).toString('latin1').slice(0, 65_536));
       });
-      channel.on('exit', (code: number | null, signal?: string, _dump?: boolean, description?: string) => {
-        exit =
-          typeof code === 'number'
-            ? { code }
-            : { signal: signal ?? 'unknown signal', description: description ?? '' };
-      });
       channel.on('error', () => {
         // reported through 'close' without an exit status
       });
@@ -183,6 +168,7 @@ export class SshShell implements HostShell {
             if (rest !== '') onStdout(rest);
           }
           const { stdout, stderr } = text();
+          const exit = open.exit;
           if (exit === null) {
             settle(
               new HostUnreachableError(
@@ -192,7 +178,7 @@ export class SshShell implements HostShell {
                 'Check the host and the network, then retry',
               ),
             );
-          } else if ('code' in exit) {
+          } else if (exit.code !== null) {
             settle({ exitCode: exit.code, stdout, stderr });
           } else {
             const why = exit.description ? `: ${exit.description}` : '';
@@ -203,18 +189,9 @@ export class SshShell implements HostShell {
             });
           }
         };
-        // The exit status can be handled a moment after the close under load: give it that moment before
-        // calling the connection dropped.
-        const finish = () => {
-          if (exit !== null) return done();
-          const late = setTimeout(done, 250);
-          channel.once('exit', () => {
-            clearTimeout(late);
-            setImmediate(done);
-          });
-        };
-        if (channel.stderr.readableEnded || channel.stderr.destroyed) finish();
-        else channel.stderr.once('end', finish);
+        // All of stderr first (ssh2 delivers the exit status before the close: ExecChannel holds it).
+        if (channel.stderr.readableEnded || channel.stderr.destroyed) done();
+        else channel.stderr.once('end', done);
       });
 
       if (options.timeoutMs !== undefined) {
@@ -223,7 +200,7 @@ export class SshShell implements HostShell {
       }
       if (options.signal?.aborted) onAbort();
       else options.signal?.addEventListener('abort', onAbort, { once: true });
-      // Without input the command reads /dev/null (remoteCommandLine): no EOF, see there why.
+      // Without input the command reads /dev/null (remoteCommandLine) and the channel gets no EOF.
       if (options.input !== undefined) channel.end(options.input);
     });
   }
@@ -240,7 +217,7 @@ export class SshShell implements HostShell {
     if (pid === null) return;
     const group = String(pid);
     try {
-      const killer = await this.connection.exec(
+      const { channel: killer } = await this.connection.exec(
         `kill -s KILL -- -${group} 2>/dev/null || kill -s KILL ${group} 2>/dev/null; exit 0`,
         'kill',
       );

@@ -7,6 +7,7 @@
 import { link, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RsyncCopier } from '../../../src/adapters/rsync/copier.js';
@@ -122,8 +123,26 @@ describe('relay between two remote sites', () => {
     let moved = 0;
     const copy = copier().copy({ ...request(src, dst), onProgress: (p) => (moved = p.bytes) });
     const outcome = copy.catch((e: unknown) => e);
-    await waitFor('the copy under way', () => moved > 0, 20_000, 5);
-    signalAll(await pidsOf('rsync', `${src}/`), 'SIGKILL');
+    // The sender is held (SIGSTOP) as soon as it exists and let run in 20 ms slices until bytes have moved, so
+    // the kill lands mid-transfer however fast the host copies 100 MB.
+    const sender = await waitFor(
+      'the source rsync',
+      async () => {
+        const pids = await pidsOf('rsync', `${src}/`);
+        return pids.length > 0 ? pids : false;
+      },
+      20_000,
+      5,
+    );
+    signalAll(sender, 'SIGSTOP');
+    for (let slice = 0; moved === 0 && slice < 500; slice++) {
+      signalAll(sender, 'SIGCONT');
+      await sleep(20);
+      signalAll(sender, 'SIGSTOP');
+      await sleep(30);
+    }
+    expect(moved).toBeGreaterThan(0);
+    signalAll(sender, 'SIGKILL');
     const err = await outcome;
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/relayed through this host|rsync ended before/);

@@ -127,6 +127,39 @@ describe('SshShell commands', () => {
     expect(acceptedLogins()).toBe(1);
   });
 
+  it('gets the exit status of quick commands on a busy service: not one of them reported as dropped', async () => {
+    const s = shell();
+    await s.exec(['true']);
+    // The service's event loop busy (as with many tests or a big rsync relay beside): sshd's replies pile up,
+    // and ssh2 reads a channel's success, output, exit status and close in one go.
+    const busy = setInterval(() => {
+      const until = Date.now() + 15;
+      while (Date.now() < until) {
+        // blocking, on purpose
+      }
+    }, 1);
+    try {
+      const codes = Array.from({ length: 240 }, (_, i) => i % 7);
+      const results: Array<number | string> = [];
+      for (let i = 0; i < codes.length; i += 8) {
+        const batch = codes.slice(i, i + 8);
+        results.push(
+          ...(await Promise.all(
+            batch.map((code) =>
+              s.exec(['sh', '-c', `exit ${code}`]).then(
+                (r) => r.exitCode,
+                (e: Error) => e.message,
+              ),
+            ),
+          )),
+        );
+      }
+      expect(results).toEqual(codes);
+    } finally {
+      clearInterval(busy);
+    }
+  });
+
   it('reports a command killed by a signal as exit code 255 with a note', async () => {
     const result = await shell().exec(['sh', '-c', 'kill -KILL $$']);
     expect(result.exitCode).toBe(255);
