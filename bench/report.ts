@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { median, medianSteps, type RelayTopology, type Results, sum } from './results.js';
 import type { Approach, Change, Sample } from './scenarios.js';
+import { PARTS } from './settings.js';
 import { TOPOLOGY_TEXT } from './world.js';
 
 /** Steps of a promote that run rsync, and those that stop/start containers (Jellyfin's startup included). */
@@ -373,6 +374,7 @@ export function renderMarkdown(r: Results): string {
     '',
   );
   out.push(...syncSection(r, v));
+  out.push(...steadySection(r));
 
   if (r.detection) {
     const d = r.detection;
@@ -504,7 +506,7 @@ export function renderMarkdown(r: Results): string {
   out.push(
     '## Running it',
     '',
-    "`npm run bench` as root (it creates network namespaces, runs dockerd and sshd; never part of `npm test`). Sizes: BENCH_FILES (metadata images, 20000), BENCH_TREE_MB (tree size, files/10), BENCH_DB_MB (50), BENCH_BIG_MB (1024), BENCH_RUNS (3), BENCH_LINK_MBIT (200), BENCH_LINK_DELAY_MS (1, needs netem), BENCH_STARTUP_MS (300), BENCH_WATCH_MS (500), BENCH_IDLE_S (60), BENCH_HEALTH_INTERVAL_S / BENCH_HEALTH_FAILURES (product defaults), BENCH_ONLY (sync,promote,relay,footprint,detection); BENCH_OUT (another directory for the reports), BENCH_RENDER=docs/benchmarks.json (write the pages again from saved results), BENCH_LOG_LEVEL (the service's log, default silent). A smoke run (about 5 min): `BENCH_FILES=2000 BENCH_DB_MB=5 BENCH_RUNS=1 BENCH_BIG_MB=50 npm run bench`.",
+    `\`npm run bench\` as root (it creates network namespaces, runs dockerd and sshd; never part of \`npm test\`). Sizes: BENCH_FILES (metadata images, 20000), BENCH_TREE_MB (tree size, files/10), BENCH_DB_MB (50), BENCH_BIG_MB (1024), BENCH_RUNS (3), BENCH_LINK_MBIT (200), BENCH_LINK_DELAY_MS (1, needs netem), BENCH_STARTUP_MS (300), BENCH_WATCH_MS (500), BENCH_IDLE_S (60), BENCH_HEALTH_INTERVAL_S / BENCH_HEALTH_FAILURES (product defaults), BENCH_ONLY (${PARTS.join(',')}); BENCH_OUT (another directory for the reports), BENCH_RENDER=docs/benchmarks.json (write the pages again from saved results), BENCH_LOG_LEVEL (the service's log, default silent). A smoke run (about 5 min): \`BENCH_FILES=2000 BENCH_DB_MB=5 BENCH_RUNS=1 BENCH_BIG_MB=50 npm run bench\`.`,
     '',
   );
   return out.join('\n');
@@ -588,6 +590,58 @@ function relaySection(r: Results): string[] {
   return out;
 }
 
+/** Medians of the back-to-back online syncs (bench/run.ts, steadyPart), or null when the part did not run. */
+function steadyFigures(r: Results) {
+  const st = r.steady;
+  if (!st || st.first.length === 0 || st.next.length === 0) return null;
+  const of = (samples: Sample[]) => ({
+    totalS: median(samples.map((x) => x.totalS)),
+    linkBytes: median(samples.map((x) => x.linkBytes.slave)),
+    copiedBytes: median(samples.map((x) => x.copiedBytes)),
+    downtimeS: median(samples.map((x) => x.downtimeS)),
+    copySnapshotsS: stepOf(samples, 'copy-snapshots'),
+  });
+  return { runs: Math.min(st.first.length, st.next.length), first: of(st.first), next: of(st.next) };
+}
+
+function steadySection(r: Results): string[] {
+  const f = steadyFigures(r);
+  if (!f) return [];
+  const out = ['## Online sync in steady state', ''];
+  out.push(
+    `The sync figures above start every run from a standby holding a byte-for-byte copy of master's tree, which is then the basis of the database deltas. After one online sync the standby holds a snapshot instead: \`VACUUM INTO\` writes every page anew, in its own order. Here each of ${f.runs} run(s) resets both sites, makes the routine change and runs an online sync ("first"). Then it makes another routine change under the same writer and runs the next online sync ("next"), whose basis is the first one's snapshot. That is what every later online sync does.`,
+    '',
+  );
+  const rows: Row[] = (['first', 'next'] as const).map((which) => {
+    const x = f[which];
+    return {
+      cells: [
+        which === 'first' ? 'first (basis: a byte-for-byte copy)' : "next (basis: the first's snapshot)",
+        f1(x.totalS),
+        mb(x.linkBytes),
+        mb(x.copiedBytes),
+        f2(x.copySnapshotsS),
+        f2(x.downtimeS),
+      ],
+    };
+  });
+  out.push(
+    table(
+      [
+        'online sync',
+        'total (s)',
+        'over the link (MB)',
+        'rsync-reported (MB)',
+        'copy-snapshots (s)',
+        'primary downtime (s)',
+      ],
+      rows,
+    ),
+    '',
+  );
+  return out;
+}
+
 export function renderSummary(r: Results): string {
   const v = judge(r);
   const rows: Row[] = [];
@@ -625,6 +679,16 @@ export function renderSummary(r: Results): string {
         ],
       });
   }
+  const steady = steadyFigures(r);
+  if (steady)
+    rows.push({
+      cells: [
+        'data over the link, routine online sync after an online sync (steady state)',
+        `${mb(steady.next.linkBytes)} MB (the first after a byte-for-byte copy: ${mb(steady.first.linkBytes)} MB)`,
+        'none (measured)',
+        '-',
+      ],
+    });
   if (v.kill.s !== null)
     rows.push({
       cells: ['container killed -> `site_down`', `${f2(v.kill.s)} s`, '<= 2 s', verdict(v.kill.ok)],

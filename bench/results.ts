@@ -22,6 +22,12 @@ export interface Results {
   tree: TreeInfo;
   changes: Partial<Record<Change, { files: number; bytes: number }>>;
   sync: Partial<Record<Change, Partial<Record<Approach, Sample[]>>>>;
+  /**
+   * Online syncs back to back, each run from a standby holding a byte-for-byte copy of master's tree: the first
+   * (its database basis that copy), then, after another routine change, the next (its basis the first's
+   * snapshot). Absent in results written before this part existed.
+   */
+  steady?: { first: Sample[]; next: Sample[] };
   promote: Sample[];
   relay: Partial<Record<Change, Partial<Record<RelayTopology, Sample[]>>>>;
   footprint: Footprint | null;

@@ -22,8 +22,10 @@ import {
   type Approach,
   type BigChange,
   type Change,
+  letMasterWrite,
   makeBigTemplate,
   resetSites,
+  routineChange,
   runPlain,
   runService,
   type Sample,
@@ -90,6 +92,28 @@ async function syncPart(world: World, results: Results, big: BigChange | null): 
         });
       }
     }
+  }
+}
+
+/**
+ * SYNC_MODE=online twice in a row. The sync part starts every run from a standby holding a byte-for-byte copy of
+ * master's tree, the basis of the database deltas; after one online sync the standby holds a snapshot instead
+ * (`VACUUM INTO` lays pages out anew), and this measures what the next sync moves from there.
+ */
+async function steadyPart(world: World, results: Results): Promise<void> {
+  const set: NonNullable<Results['steady']> = { first: [], next: [] };
+  results.steady = set;
+  for (let run = 1; run <= world.settings.runs; run++) {
+    await part(results, `steady run ${run}`, async () => {
+      results.changes.routine = await resetSites(world, 'routine', null);
+      const first = await runService(world, 'service-on-master', 'sync', 'online');
+      await routineChange(world);
+      await letMasterWrite(world);
+      const next = await runService(world, 'service-on-master', 'sync', 'online');
+      set.first.push(first);
+      set.next.push(next);
+      log(`steady #${run}: first ${describe(first)}; next ${describe(next)}`);
+    });
   }
 }
 
@@ -233,6 +257,7 @@ async function main(): Promise<number> {
       results.changes.big = { files: made.files, bytes: made.bytes };
     }
     if (wants('sync')) await syncPart(world, results, big);
+    if (wants('steady')) await steadyPart(world, results);
     if (wants('promote')) await promotePart(world, results);
     if (wants('relay')) await relayPart(world, results, big);
     if (wants('footprint') || wants('detection'))

@@ -63,7 +63,7 @@ async function removeOwnedTrees(configDir: string): Promise<void> {
  * The routine change: 1 % of the metadata images re-fetched (new content, about the same size). The database
  * changes by itself: master's Jellyfin has a user watching while the run goes on.
  */
-async function routineChange(world: World): Promise<{ files: number; bytes: number }> {
+export async function routineChange(world: World): Promise<{ files: number; bytes: number }> {
   const master = world.sites.dirs.master;
   const images = (await listFiles(join(master, 'data', 'metadata'))).filter(
     (f) => !f.includes('/trickplay/'),
@@ -150,9 +150,13 @@ export async function resetSites(
     waitForHealth(sites.urls.master, 'Healthy', HEALTHY_TIMEOUT_MS),
     waitForHealth(sites.urls.slave, 'Healthy', HEALTHY_TIMEOUT_MS),
   ]);
-  // Let the user on master write a few playback reports before the copy starts.
-  await new Promise((r) => setTimeout(r, Math.max(1000, world.settings.watchMs * 3)));
+  await letMasterWrite(world);
   return changed;
+}
+
+/** Lets the user on master write a few playback reports before the copy starts. */
+export async function letMasterWrite(world: World): Promise<void> {
+  await new Promise((r) => setTimeout(r, Math.max(1000, world.settings.watchMs * 3)));
 }
 
 async function countersOf(world: World) {

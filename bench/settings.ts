@@ -3,7 +3,7 @@
  * e.g. `BENCH_FILES=2000 BENCH_DB_MB=5 BENCH_RUNS=1 BENCH_BIG_MB=50`.
  */
 
-export const PARTS = ['sync', 'promote', 'relay', 'footprint', 'detection'] as const;
+export const PARTS = ['sync', 'steady', 'promote', 'relay', 'footprint', 'detection'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchSettings {
