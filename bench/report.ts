@@ -600,6 +600,7 @@ function steadyFigures(r: Results) {
     copiedBytes: median(samples.map((x) => x.copiedBytes)),
     downtimeS: median(samples.map((x) => x.downtimeS)),
     copySnapshotsS: stepOf(samples, 'copy-snapshots'),
+    swapS: stepOf(samples, 'swap'),
   });
   return { runs: Math.min(st.first.length, st.next.length), first: of(st.first), next: of(st.next) };
 }
@@ -637,6 +638,12 @@ function steadySection(r: Results): string[] {
       ],
       rows,
     ),
+    '',
+  );
+  const linkShare = f.first.linkBytes && f.next.linkBytes ? f.next.linkBytes / f.first.linkBytes : null;
+  out.push(
+    `- Over the link the next sync moves ${linkShare === null ? 'n/a' : `${Math.round(linkShare * 100)} %`} of what the first moved: its database deltas find the previous snapshot's pages in their basis. rsync-reported bytes do not change, as they count the full size of every file updated.`,
+    `- The next sync takes longer all the same: its swap takes ${f2(f.next.swapS)} s, against ${f2(f.first.swapS)} s for the first. The swap first removes the previous sync's undo snapshot, a whole tree of ${r.tree.files} files (hard links), over SSH while the standby is stopped. The first sync has none to remove. That is standby downtime, not the primary's. Moving the old snapshot aside and removing it after the standby has started would take it out of that downtime; it is not done yet.`,
     '',
   );
   return out;
