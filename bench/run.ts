@@ -3,6 +3,7 @@
  *
  *   sync       primary downtime, total time and bytes over the link: the plain cron script against
  *              `jellyfin-failover sync` (stopped and online), for a routine change and a 1 GB change;
+ *   steady     two online syncs back to back: what the next one moves once the standby holds a snapshot;
  *   promote    promote's overhead beyond its copies and the containers' stop/start;
  *   relay      the service on a third host (the copy relayed through it) against the service on slave;
  *   footprint  memory and CPU of `node dist/main.js run` idle;
