@@ -157,16 +157,22 @@ export async function dbFacts(configDir: string): Promise<DbFacts> {
 }
 
 /**
- * ActivityLogs rows in a linuxserver-layout config dir's jellyfin.db (every version keeps them there), read
- * synchronously: the count at the very moment of the call, for an observer that must not race the step it sees.
+ * What a watching user has written to a linuxserver-layout config dir's databases, read synchronously (the state
+ * at the very moment of the call, for an observer that must not race the step it sees): ActivityLogs rows (in
+ * jellyfin.db in every version; a playback start or stop adds one), and the play state of all user data (play
+ * counts, positions, played flags: every playback report changes it) from UserData, or 10.10's UserDatas.
  */
-export function activityNow(configDir: string): number {
+export function writesNow(configDir: string): { activity: number; playState: string } {
   const db = join(configDir, DB_REL);
-  return Number(
-    execFileSync('sqlite3', ['-readonly', db, 'SELECT count(*) FROM ActivityLogs;'], {
-      encoding: 'utf8',
-    }).trim(),
+  const read = (file: string, sql: string) =>
+    execFileSync('sqlite3', ['-readonly', file, sql], { encoding: 'utf8' }).trim();
+  const activity = Number(read(db, 'SELECT count(*) FROM ActivityLogs;'));
+  const newLayout = read(db, "SELECT count(*) FROM sqlite_master WHERE name = 'UserData';") === '1';
+  const playState = read(
+    newLayout ? db : join(db, '..', 'library.db'),
+    `SELECT total(PlayCount) || '/' || total(PlaybackPositionTicks) || '/' || total(Played) FROM ${newLayout ? 'UserData' : 'UserDatas'};`,
   );
+  return { activity, playState };
 }
 
 /**

@@ -5,7 +5,6 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { OperationError } from '../../../src/domain/errors.js';
 import {
-  activityNow,
   DB_REL,
   dbFacts,
   ownedTreesBeside,
@@ -13,6 +12,7 @@ import {
   siteData,
   siteOutcome,
   waitSiteHealthy,
+  writesNow,
 } from '../../bench/faults.js';
 import { BENCH_POLICIES, sitesPerTest } from '../../bench/sites.js';
 import { treeDigest } from '../../bench/tree-digest.js';
@@ -138,15 +138,16 @@ describe('standby start faults and live databases', () => {
     const rt = fixture.runtime(sites, { healthPollMs: 100 });
     const rec = new Recorder().attach(rt);
     const masterBefore = await siteData(sites.dirs.master);
-    // Activity rows of master's database when the pre-copy starts and when it is done (master still running),
-    // counted synchronously as each step starts: the database really was live during the pre-copy.
-    const counts: Record<string, number> = {};
+    // What master's user has written when the pre-copy starts and when it is done (master still running), read
+    // synchronously as each step starts: the database really was live during the pre-copy. Play state changes with
+    // every playback report; activity rows only at a start or a stop, which a fast pre-copy can fall between.
+    const seen: Record<string, ReturnType<typeof writesNow>> = {};
     rt.observers.add({
       event: () => undefined,
       operation: (s) => {
         const dir = sites.dirs.master;
-        if (!dir || !['pre-copy', 'stop-standby'].includes(s.step) || s.step in counts) return;
-        counts[s.step] = activityNow(dir);
+        if (!dir || !['pre-copy', 'stop-standby'].includes(s.step) || s.step in seen) return;
+        seen[s.step] = writesNow(dir);
       },
     });
 
@@ -154,16 +155,17 @@ describe('standby start faults and live databases', () => {
 
     expect(result.state.lastSync?.result).toBe('success');
     expect(rec.types()).toContain('sync_succeeded');
-    const atPrecopy = counts['pre-copy'] ?? -1;
-    const afterPrecopy = counts['stop-standby'] ?? -1;
-    expect(atPrecopy).toBeGreaterThan(0);
-    expect(afterPrecopy).toBeGreaterThan(atPrecopy);
+    const atPrecopy = seen['pre-copy'];
+    const afterPrecopy = seen['stop-standby'];
+    expect(atPrecopy?.activity).toBeGreaterThan(0);
+    expect(afterPrecopy?.playState).toMatch(/^[\d.]+\/[\d.]+\/[\d.]+$/);
+    expect(afterPrecopy?.playState).not.toBe(atPrecopy?.playState);
     const slaveDb = join(sites.dirs.slave, DB_REL);
     const { stdout } = await exec('sqlite3', ['-readonly', slaveDb, 'PRAGMA integrity_check;']);
     expect(stdout.trim()).toBe('ok');
     // The copy is master's database as it was when master stopped: every row written up to then.
     const slave = await dbFacts(sites.dirs.slave);
-    expect(slave.activity).toBeGreaterThanOrEqual(afterPrecopy);
+    expect(slave.activity).toBeGreaterThanOrEqual(afterPrecopy?.activity ?? Number.POSITIVE_INFINITY);
     expect(slave.users).toBe(masterBefore.db.users);
     expect(slave.items).toBe(masterBefore.db.items);
     // copied, never hard-linked into the live tree
