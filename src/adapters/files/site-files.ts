@@ -60,7 +60,11 @@ export class SiteFiles implements SiteFilesPort {
     return this.shell.label;
   }
 
-  private async run(argv: string[], what: string, input?: string, again = argv): Promise<string> {
+  private async run(
+    argv: string[],
+    what: string,
+    { input, again = argv }: { input?: string; again?: string[] } = {},
+  ): Promise<string> {
     const r = await this.exec(argv, input === undefined ? {} : { input }, again);
     if (r.exitCode !== 0) {
       throw new CommandError(
@@ -147,14 +151,9 @@ export class SiteFiles implements SiteFilesPort {
 
   /** Renames a tree; fails if the target exists, so nothing is ever overwritten by a move. */
   async rename(from: string, to: string): Promise<void> {
-    await this.run(['sh', '-c', MOVE, 'sh', from, to], `moving ${from} to ${to}`, undefined, [
-      'sh',
-      '-c',
-      MOVE_AGAIN,
-      'sh',
-      from,
-      to,
-    ]);
+    await this.run(['sh', '-c', MOVE, 'sh', from, to], `moving ${from} to ${to}`, {
+      again: ['sh', '-c', MOVE_AGAIN, 'sh', from, to],
+    });
   }
 
   async readText(path: string): Promise<string | null> {
@@ -164,7 +163,7 @@ export class SiteFiles implements SiteFilesPort {
 
   /** Replaces the file by rename (never in place, so a hard-linked copy elsewhere keeps its content). */
   async writeTextAtomic(path: string, text: string): Promise<void> {
-    await this.run(['sh', '-c', ATOMIC_WRITE, 'sh', path], `writing ${path}`, text);
+    await this.run(['sh', '-c', ATOMIC_WRITE, 'sh', path], `writing ${path}`, { input: text });
   }
 
   /** SQLite databases under `root` (files named like one that start with SQLite's header), relative paths. */

@@ -27,14 +27,12 @@ class LosingShell implements HostShell {
   ) {}
 
   async exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
-    const losing = this.lose > 0 && this.when === 'never';
-    if (!losing) this.ran.push([...argv]);
-    const result = losing ? null : await this.local.exec(argv, options);
-    if (this.lose > 0 || result === null) {
-      this.lose -= 1;
-      throw new HostUnreachableError(this.label, 'dropped', 'the SSH connection dropped', 'retry');
-    }
-    return result;
+    const losing = this.lose > 0;
+    this.lose -= 1;
+    if (!losing || this.when === 'ran') this.ran.push([...argv]);
+    const result = !losing || this.when === 'ran' ? await this.local.exec(argv, options) : null;
+    if (losing) throw new HostUnreachableError(this.label, 'dropped', 'the SSH connection dropped', 'retry');
+    return result as ExecResult;
   }
 }
 

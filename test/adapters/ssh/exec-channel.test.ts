@@ -5,7 +5,6 @@
  * real sshd cannot be made to put both in one TCP read on demand; test/adapters/ssh/shell.int.test.ts runs the
  * same path against a real sshd.
  */
-import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
 import { describe, expect, it } from 'vitest';
@@ -15,34 +14,11 @@ import { SILENT_LOG } from '../../../src/domain/log.js';
 
 type ExecCallback = (err: Error | undefined, channel: ClientChannel) => void;
 
-/** Calls back with the channel, then emits its exit status in the same tick, before any promise continues. */
-function clientThatExitsAtOnce(args: unknown[]) {
-  return {
-    exec(_command: string, callback: ExecCallback) {
-      const channel = new EventEmitter() as unknown as ClientChannel;
-      callback(undefined, channel);
-      channel.emit('exit', ...args);
-      channel.emit('close');
-      return this;
-    },
-  } as unknown as Parameters<typeof openExecChannel>[0];
-}
-
-describe('an exec channel whose command ended before anyone listened', () => {
-  it('keeps the exit code', async () => {
-    const open = await openExecChannel(clientThatExitsAtOnce([3]), 'test -e /nope');
-    expect(open.exit).toEqual({ code: 3, signal: null, description: '' });
-    await expect(open.exited).resolves.toEqual({ code: 3, signal: null, description: '' });
-  });
-
-  it('keeps the signal that killed it', async () => {
-    const open = await openExecChannel(clientThatExitsAtOnce([null, 'SIGKILL', false, 'killed']), 'sleep 9');
-    expect(open.exit).toEqual({ code: null, signal: 'SIGKILL', description: 'killed' });
-  });
-});
-
-/** A channel as ssh2 makes it (a duplex with a stderr stream) that delivers all of a quick command at once. */
-function clientThatFinishesAtOnce(stdout: string, code: number) {
+/**
+ * Calls back with a channel as ssh2 makes it (a duplex with a stderr stream), then delivers all of a quick command
+ * in the same tick: its output, its exit status (`exit`: ssh2's event arguments), then the close.
+ */
+function clientThatFinishesAtOnce(stdout: string, ...exit: unknown[]) {
   return {
     exec(_command: string, callback: ExecCallback) {
       const channel = new PassThrough() as unknown as ClientChannel & PassThrough;
@@ -51,12 +27,28 @@ function clientThatFinishesAtOnce(stdout: string, code: number) {
       callback(undefined, channel);
       stderr.end('jellyfin-failover-pid:4242\n');
       channel.end(stdout);
-      channel.emit('exit', code);
+      channel.emit('exit', ...exit);
       setImmediate(() => channel.emit('close'));
       return this;
     },
   } as unknown as Parameters<typeof openExecChannel>[0];
 }
+
+describe('an exec channel whose command ended before anyone listened', () => {
+  it('keeps the exit code', async () => {
+    const open = await openExecChannel(clientThatFinishesAtOnce('', 3), 'test -e /nope');
+    expect(open.exit).toEqual({ code: 3, signal: null, description: '' });
+    await expect(open.exited).resolves.toEqual({ code: 3, signal: null, description: '' });
+  });
+
+  it('keeps the signal that killed it', async () => {
+    const open = await openExecChannel(
+      clientThatFinishesAtOnce('', null, 'SIGKILL', false, 'killed'),
+      'sleep 9',
+    );
+    expect(open.exit).toEqual({ code: null, signal: 'SIGKILL', description: 'killed' });
+  });
+});
 
 describe('SshShell.exec of a command that finished in the same read as its channel opened', () => {
   it('resolves with its exit code and output, not as a dropped connection', async () => {
